@@ -1,0 +1,294 @@
+//! The SQLite side of the journal: schema, pragmas and statements.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+
+use super::{Depth, Entry, JournalError, Status};
+use crate::domain::{Envelope, EventId, Millis, Verdict};
+
+/// Written to SQLite's `application_id` header field, so that a journal is
+/// told apart from any other SQLite file ("SHLG").
+pub const JOURNAL_APPLICATION_ID: i32 = 0x5348_4C47;
+const SCHEMA_VERSION: i32 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS entries (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id     TEXT    NOT NULL UNIQUE,
+    partition    TEXT    NOT NULL,
+    kind         TEXT    NOT NULL,
+    fingerprint  BLOB    NOT NULL,
+    envelope     TEXT    NOT NULL,
+    received_at  INTEGER NOT NULL,
+    status       TEXT    NOT NULL CHECK (status IN ('pending', 'delivered', 'rejected')),
+    verdict      TEXT,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT,
+    settled_at   INTEGER
+);
+CREATE INDEX IF NOT EXISTS entries_pending ON entries (seq) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS entries_partition ON entries (partition, seq);
+CREATE INDEX IF NOT EXISTS entries_settled ON entries (settled_at) WHERE status != 'pending';
+";
+
+fn pragmas(conn: &Connection) -> Result<(), JournalError> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a commit is on disk (WAL fsync'd) before the append returns.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// Opens the write connection: creates the schema in a new file, or checks
+/// that an existing file is a sound journal of a known version.
+pub(super) fn open_writer(path: &Path) -> Result<Connection, JournalError> {
+    let not_a_journal = |reason: String| JournalError::NotAJournal {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let conn = Connection::open(path)?;
+    // A file that is not SQLite fails at the first read.
+    let app_id: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(|e| not_a_journal(format!("not a SQLite database ({e})")))?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(|e| not_a_journal(format!("unreadable ({e})")))?;
+    if tables > 0 && app_id != JOURNAL_APPLICATION_ID {
+        return Err(not_a_journal(format!(
+            "a SQLite database of another application (application_id {app_id:#x})"
+        )));
+    }
+    pragmas(&conn)?;
+    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    if check != "ok" {
+        return Err(not_a_journal(format!("integrity check failed: {check}")));
+    }
+    let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(not_a_journal(format!(
+            "journal schema version {version} is newer than this build knows ({SCHEMA_VERSION})"
+        )));
+    }
+    conn.execute_batch(SCHEMA)?;
+    conn.pragma_update(None, "application_id", JOURNAL_APPLICATION_ID)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(conn)
+}
+
+pub(super) fn open_reader(path: &Path) -> Result<Connection, JournalError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+pub(super) fn depth(conn: &Connection) -> Result<Depth, JournalError> {
+    let mut d = Depth::default();
+    let mut stmt = conn.prepare("SELECT status, count(*) FROM entries GROUP BY status")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (status, n) = row?;
+        let n = u64::try_from(n).unwrap_or(0);
+        match Status::parse(&status) {
+            Some(Status::Pending) => d.pending = n,
+            Some(Status::Delivered) => d.delivered = n,
+            Some(Status::Rejected) => d.rejected = n,
+            None => {}
+        }
+    }
+    Ok(d)
+}
+
+const ENTRY_COLUMNS: &str = "seq, envelope, status, verdict, attempts, last_error, settled_at";
+
+fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Entry, JournalError>> {
+    let seq: i64 = row.get(0)?;
+    let envelope: String = row.get(1)?;
+    let status: String = row.get(2)?;
+    let verdict: Option<String> = row.get(3)?;
+    let attempts: i64 = row.get(4)?;
+    let last_error: Option<String> = row.get(5)?;
+    let settled_at: Option<i64> = row.get(6)?;
+    Ok((|| {
+        let envelope: Envelope = serde_json::from_str(&envelope)
+            .map_err(|e| JournalError::Decode(format!("entry {seq}: {e}")))?;
+        let status = Status::parse(&status)
+            .ok_or_else(|| JournalError::Decode(format!("entry {seq}: status {status:?}")))?;
+        let verdict = verdict
+            .map(|v| serde_json::from_str::<Verdict>(&v))
+            .transpose()
+            .map_err(|e| JournalError::Decode(format!("entry {seq} verdict: {e}")))?;
+        Ok(Entry {
+            seq,
+            envelope,
+            status,
+            verdict,
+            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+            last_error,
+            settled_at: settled_at.map(Millis),
+        })
+    })())
+}
+
+fn collect(mut rows: rusqlite::Rows<'_>) -> Result<Vec<Entry>, JournalError> {
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(entry_from_row(row)??);
+    }
+    Ok(out)
+}
+
+pub(super) fn get(conn: &Connection, id: EventId) -> Result<Option<Entry>, JournalError> {
+    let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE event_id = ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    match stmt
+        .query_row([id.to_string()], entry_from_row)
+        .optional()?
+    {
+        Some(e) => Ok(Some(e?)),
+        None => Ok(None),
+    }
+}
+
+/// The fingerprint and entry of an id, if journaled.
+pub(super) fn find(
+    conn: &Connection,
+    id: EventId,
+) -> Result<Option<(Vec<u8>, Entry)>, JournalError> {
+    let sql = format!("SELECT {ENTRY_COLUMNS}, fingerprint FROM entries WHERE event_id = ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let found = stmt
+        .query_row([id.to_string()], |r| {
+            let fp: Vec<u8> = r.get(7)?;
+            Ok((fp, entry_from_row(r)?))
+        })
+        .optional()?;
+    match found {
+        Some((fp, e)) => Ok(Some((fp, e?))),
+        None => Ok(None),
+    }
+}
+
+pub(super) fn insert(
+    conn: &Connection,
+    envelope: &Envelope,
+    fingerprint: &[u8; 32],
+) -> Result<Entry, JournalError> {
+    let json = serde_json::to_string(envelope).map_err(|e| JournalError::Decode(e.to_string()))?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO entries (event_id, partition, kind, fingerprint, envelope, received_at, status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+    )?;
+    stmt.execute(params![
+        envelope.event_id.to_string(),
+        envelope.event.partition().key(),
+        envelope.event.kind().as_str(),
+        &fingerprint[..],
+        json,
+        envelope.received_at.0,
+    ])?;
+    Ok(Entry {
+        seq: conn.last_insert_rowid(),
+        envelope: envelope.clone(),
+        status: Status::Pending,
+        verdict: None,
+        attempts: 0,
+        last_error: None,
+        settled_at: None,
+    })
+}
+
+pub(super) fn partition_entries(
+    conn: &Connection,
+    partition: &str,
+    after_seq: i64,
+    limit: u32,
+) -> Result<Vec<Entry>, JournalError> {
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM entries WHERE partition = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    collect(stmt.query(params![partition, after_seq, limit])?)
+}
+
+pub(super) fn pending(
+    conn: &Connection,
+    after_seq: i64,
+    limit: u32,
+) -> Result<Vec<Entry>, JournalError> {
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM entries WHERE status = 'pending' AND seq > ?1 ORDER BY seq LIMIT ?2"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    collect(stmt.query(params![after_seq, limit])?)
+}
+
+/// Settles one pending entry; returns its new status, or None when it was
+/// not pending (already settled: nothing changes).
+pub(super) fn settle(
+    conn: &Connection,
+    seq: i64,
+    verdict: &Verdict,
+    now: Millis,
+) -> Result<Option<Status>, JournalError> {
+    let status = if verdict.is_rejection() {
+        Status::Rejected
+    } else {
+        Status::Delivered
+    };
+    let json = serde_json::to_string(verdict).map_err(|e| JournalError::Decode(e.to_string()))?;
+    let mut stmt = conn.prepare_cached(
+        "UPDATE entries SET status = ?2, verdict = ?3, attempts = attempts + 1, last_error = NULL, settled_at = ?4
+         WHERE seq = ?1 AND status = 'pending'",
+    )?;
+    let n = stmt.execute(params![seq, status.as_str(), json, now.0])?;
+    Ok((n == 1).then_some(status))
+}
+
+pub(super) fn record_failure(conn: &Connection, seq: i64, error: &str) -> Result<(), JournalError> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE entries SET attempts = attempts + 1, last_error = ?2 WHERE seq = ?1 AND status = 'pending'",
+    )?;
+    stmt.execute(params![seq, error])?;
+    Ok(())
+}
+
+pub(super) fn compact(conn: &Connection, before: Millis) -> Result<(u64, u64), JournalError> {
+    let count = |status: &str| -> Result<u64, JournalError> {
+        let n: i64 = conn.query_row(
+            "SELECT count(*) FROM entries WHERE status = ?1 AND settled_at < ?2",
+            params![status, before.0],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    };
+    let delivered = count("delivered")?;
+    let rejected = count("rejected")?;
+    conn.execute(
+        "DELETE FROM entries WHERE status != 'pending' AND settled_at < ?1",
+        [before.0],
+    )?;
+    Ok((delivered, rejected))
+}
+
+pub(super) fn requeue(conn: &Connection, partition: Option<&str>) -> Result<u64, JournalError> {
+    let n = match partition {
+        Some(p) => conn.execute(
+            "UPDATE entries SET status = 'pending', verdict = NULL, settled_at = NULL
+             WHERE status != 'pending' AND partition = ?1",
+            [p],
+        )?,
+        None => conn.execute(
+            "UPDATE entries SET status = 'pending', verdict = NULL, settled_at = NULL WHERE status != 'pending'",
+            [],
+        )?,
+    };
+    Ok(n as u64)
+}
