@@ -1,0 +1,207 @@
+//! Drains the journal into the ledger: oldest pending first, in batches, in
+//! journal order (which is each session's order), until nothing is pending.
+//!
+//! - A verdict (applied, duplicate, rejected) settles an event for good. A
+//!   rejection never blocks the events behind it.
+//! - A transport failure (timeout, lost connection) leaves the batch pending
+//!   and retries it after an exponential backoff with jitter, forever: the
+//!   ledger is idempotent on event ids, so a re-sent batch is harmless.
+//! - A function failure (the ledger threw) is bisected down to the event that
+//!   throws; that event is retried a few times, then settled as rejected with
+//!   code `ledger_exception`, so one poison event cannot stall the queue.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::watch;
+
+use crate::domain::{Envelope, Millis, Verdict, VerdictKind};
+use crate::journal::{Entry, Journal, JournalError};
+use crate::ledger::{Ledger, LedgerError};
+use crate::telemetry::Metrics;
+
+/// Settings of the forwarder.
+#[derive(Debug, Clone)]
+pub struct ForwarderOptions {
+    /// Most events in one ledger call.
+    pub batch_size: u32,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// Attempts of a single failing event before it is settled as
+    /// `ledger_exception`.
+    pub poison_attempts: u32,
+}
+
+impl Default for ForwarderOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(30),
+            poison_attempts: 3,
+        }
+    }
+}
+
+/// The code of a verdict the forwarder writes itself, for an event on which
+/// the ledger function kept failing.
+pub const LEDGER_EXCEPTION: &str = "ledger_exception";
+
+pub struct Forwarder {
+    journal: Journal,
+    ledger: Arc<dyn Ledger>,
+    metrics: Arc<Metrics>,
+    options: ForwarderOptions,
+}
+
+/// How one attempt at a batch ended.
+enum Outcome {
+    /// Every event of the batch is settled.
+    Settled,
+    /// The ledger could not be reached; nothing was settled.
+    Unreachable(String),
+}
+
+impl Forwarder {
+    pub fn new(
+        journal: Journal,
+        ledger: Arc<dyn Ledger>,
+        metrics: Arc<Metrics>,
+        options: ForwarderOptions,
+    ) -> Self {
+        Self {
+            journal,
+            ledger,
+            metrics,
+            options,
+        }
+    }
+
+    /// Runs until `shutdown` turns true; then returns after the batch in
+    /// flight is settled or abandoned (it stays pending).
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut failures: u32 = 0;
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let batch = match self.journal.pending(0, self.options.batch_size).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "forwarder cannot read the journal");
+                    Vec::new()
+                }
+            };
+            if batch.is_empty() {
+                tokio::select! {
+                    _ = self.journal.appended() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            match self.deliver(&batch).await {
+                Outcome::Settled => failures = 0,
+                Outcome::Unreachable(error) => {
+                    failures = failures.saturating_add(1);
+                    Metrics::inc(&self.metrics.retried, 1);
+                    let seqs = batch.iter().map(|e| e.seq).collect();
+                    if let Err(e) = self.journal.record_failure(seqs, error.clone()).await {
+                        tracing::error!(error = %e, "cannot record a delivery failure");
+                    }
+                    let wait = self.backoff(failures);
+                    tracing::warn!(%error, retry_in_ms = wait.as_millis() as u64, backlog = self.journal.depth().pending, "ledger unreachable; events stay journaled");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Exponential backoff with full jitter: uniform in [min, min·2^n], capped.
+    fn backoff(&self, failures: u32) -> Duration {
+        let min = self.options.backoff_min.as_millis() as u64;
+        let max = self.options.backoff_max.as_millis() as u64;
+        let ceiling = min
+            .saturating_mul(1u64 << failures.min(20))
+            .min(max)
+            .max(min);
+        Duration::from_millis(rand::rng().random_range(min..=ceiling))
+    }
+
+    /// Sends a batch; on a function failure, bisects it so that the events
+    /// around a poison event still settle, in order.
+    async fn deliver(&self, batch: &[Entry]) -> Outcome {
+        let envelopes: Vec<Envelope> = batch.iter().map(|e| e.envelope.clone()).collect();
+        match self.ledger.apply_batch(&envelopes).await {
+            Ok(verdicts) => self.settle(batch, verdicts).await,
+            Err(LedgerError::Transport(e)) => Outcome::Unreachable(e),
+            Err(LedgerError::Function(e) | LedgerError::Protocol(e)) if batch.len() > 1 => {
+                tracing::warn!(error = %e, size = batch.len(), "ledger function failed on a batch; bisecting");
+                let (left, right) = batch.split_at(batch.len() / 2);
+                match Box::pin(self.deliver(left)).await {
+                    Outcome::Settled => Box::pin(self.deliver(right)).await,
+                    unreachable => unreachable,
+                }
+            }
+            Err(LedgerError::Function(e) | LedgerError::Protocol(e)) => {
+                self.poison(&batch[0], e).await
+            }
+        }
+    }
+
+    /// One event on which the ledger function fails: retried a few times
+    /// (the failure may be passing), then settled as rejected.
+    async fn poison(&self, entry: &Entry, error: String) -> Outcome {
+        // `attempts` counts the failed rounds recorded before this one.
+        if entry.attempts + 1 < self.options.poison_attempts {
+            return Outcome::Unreachable(format!(
+                "ledger function failed on event {}: {error}",
+                entry.envelope.event_id
+            ));
+        }
+        tracing::error!(event_id = %entry.envelope.event_id, %error, "ledger function keeps failing on this event; settling it as rejected");
+        Metrics::inc(&self.metrics.isolated, 1);
+        let verdict = Verdict {
+            verdict: VerdictKind::Rejected,
+            code: Some(LEDGER_EXCEPTION.into()),
+            message: Some(error),
+            original: None,
+            sequence: None,
+            ledger_ids: Default::default(),
+        };
+        self.settle(std::slice::from_ref(entry), vec![verdict])
+            .await
+    }
+
+    async fn settle(&self, batch: &[Entry], verdicts: Vec<Verdict>) -> Outcome {
+        let now = Millis::now();
+        let (mut delivered, mut rejected) = (0, 0);
+        for (entry, v) in batch.iter().zip(&verdicts) {
+            if v.is_rejection() {
+                rejected += 1;
+                tracing::info!(event_id = %entry.envelope.event_id, code = v.code.as_deref().unwrap_or(""), "ledger rejected event");
+            } else {
+                delivered += 1;
+            }
+            self.metrics
+                .observe_delivery(u64::try_from(now.0 - entry.envelope.received_at.0).unwrap_or(0));
+        }
+        let pairs = batch.iter().map(|e| e.seq).zip(verdicts).collect();
+        match self.journal.settle(pairs).await {
+            Ok(()) => {
+                Metrics::inc(&self.metrics.batches, 1);
+                Metrics::inc(&self.metrics.delivered, delivered);
+                Metrics::inc(&self.metrics.rejected, rejected);
+                Outcome::Settled
+            }
+            // The ledger has the events; the journal will re-send them and
+            // hear `duplicate`, which settles them then.
+            Err(JournalError::Closed) => Outcome::Unreachable("journal closed".into()),
+            Err(e) => Outcome::Unreachable(format!("recording verdicts failed: {e}")),
+        }
+    }
+}
