@@ -1,0 +1,69 @@
+//! A device joins a session as one of its cameras.
+
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{EVENT_LIMIT, IdempotencyKey, JsonBytes, PathKey, Prefer, parse};
+use super::write::{Incoming, accept};
+use crate::domain::{CameraKey, DeviceId, Event, EventId, Millis, Placement, Role, SessionKey};
+
+/// Joins a registered device to a session as a camera.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"deviceId": "ipad-7f3a", "cameraKey": "B", "role": "wide", "placement": {"x": -3.0, "y": 0.5, "heightM": 1.2, "panDeg": 30, "focalLengthMm": 13, "zoom": 0.5}}))]
+pub struct JoinRequest {
+    pub event_id: Option<EventId>,
+    pub at: Option<Millis>,
+    pub device_id: DeviceId,
+    /// The camera's name in this session: "A", "hero", "wide-left".
+    pub camera_key: CameraKey,
+    pub role: Role,
+    /// The first placement version, if known.
+    pub placement: Option<Placement>,
+    /// The device's clock minus the service's (from `GET /v1/clock`).
+    pub clock_offset_ms: Option<f64>,
+}
+
+#[utoipa::path(
+    post, path = "/v1/sessions/{sessionKey}/cameras", tag = "sessions",
+    request_body = JoinRequest,
+    params(("sessionKey" = SessionKey, Path, description = "The shoot"), super::IdempotencyHeader, super::PreferHeader),
+    responses(super::WriteResponses)
+)]
+pub async fn join(
+    State(state): State<AppState>,
+    PathKey(session_key): PathKey<SessionKey>,
+    IdempotencyKey(key): IdempotencyKey,
+    prefer: Prefer,
+    JsonBytes(body): JsonBytes<EVENT_LIMIT>,
+) -> Result<Response, ApiError> {
+    let r: JoinRequest = parse(&body)?;
+    let scope = format!("POST /v1/sessions/{session_key}/cameras");
+    let event = Event::JoinSession {
+        session_key,
+        camera_key: r.camera_key,
+        device_id: r.device_id,
+        role: r.role,
+        placement: r.placement,
+        clock_offset_ms: r.clock_offset_ms,
+    };
+    let incoming = Incoming {
+        event_id: r.event_id,
+        at: r.at,
+        event,
+        pointer: String::new(),
+    };
+    accept(
+        &state,
+        &scope,
+        key.as_deref(),
+        prefer,
+        vec![incoming],
+        false,
+    )
+    .await
+}

@@ -1,0 +1,122 @@
+//! The device registry and camera placement.
+
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{EVENT_LIMIT, IdempotencyKey, JsonBytes, PathKey, Prefer, parse};
+use super::write::{Incoming, accept};
+use crate::domain::{DeviceId, Event, EventId, Millis, Placement, Platform, SessionKey};
+
+/// Registers a phone or iPad, or updates its registration in place.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"deviceId": "ipad-7f3a", "name": "iPad Pro (B cam)", "platform": "ipados", "model": "iPad14,5", "appVersion": "3.2.0", "hardwareId": "F2LXK0ABCD"}))]
+pub struct RegisterDeviceRequest {
+    pub event_id: Option<EventId>,
+    pub at: Option<Millis>,
+    pub device_id: DeviceId,
+    /// At most 200 characters.
+    pub name: String,
+    pub platform: Platform,
+    pub model: Option<String>,
+    /// At most 64 characters.
+    pub app_version: Option<String>,
+    /// The hardware's own id; a second device id on the same hardware is
+    /// reported by the ledger (`hardware_id_conflict`).
+    pub hardware_id: Option<String>,
+}
+
+#[utoipa::path(
+    post, path = "/v1/devices", tag = "devices",
+    request_body = RegisterDeviceRequest,
+    params(super::IdempotencyHeader, super::PreferHeader),
+    responses(super::WriteResponses)
+)]
+pub async fn register(
+    State(state): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
+    prefer: Prefer,
+    JsonBytes(body): JsonBytes<EVENT_LIMIT>,
+) -> Result<Response, ApiError> {
+    let r: RegisterDeviceRequest = parse(&body)?;
+    let event = Event::RegisterDevice {
+        device_id: r.device_id,
+        name: r.name,
+        platform: r.platform,
+        model: r.model,
+        app_version: r.app_version,
+        hardware_id: r.hardware_id,
+    };
+    let incoming = Incoming {
+        event_id: r.event_id,
+        at: r.at,
+        event,
+        pointer: String::new(),
+    };
+    accept(
+        &state,
+        "POST /v1/devices",
+        key.as_deref(),
+        prefer,
+        vec![incoming],
+        false,
+    )
+    .await
+}
+
+/// A new placement of the camera this device holds in a session. Every
+/// change is a new placement version in the ledger.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"sessionKey": "shoot-2026-11-30-studio-b", "placement": {"x": 1.5, "y": -2.0, "heightM": 1.6, "panDeg": 15, "tiltDeg": -5, "focalLengthMm": 26, "orientation": "landscape_left"}, "clockOffsetMs": -42.5}))]
+pub struct PlacementRequest {
+    pub event_id: Option<EventId>,
+    pub at: Option<Millis>,
+    /// The session in which the device is a camera.
+    pub session_key: SessionKey,
+    pub placement: Placement,
+    /// The device's clock minus the service's (from `GET /v1/clock`).
+    pub clock_offset_ms: Option<f64>,
+}
+
+#[utoipa::path(
+    put, path = "/v1/devices/{deviceId}/placement", tag = "devices",
+    request_body = PlacementRequest,
+    params(("deviceId" = DeviceId, Path, description = "The device"), super::IdempotencyHeader, super::PreferHeader),
+    responses(super::WriteResponses)
+)]
+pub async fn put_placement(
+    State(state): State<AppState>,
+    PathKey(device_id): PathKey<DeviceId>,
+    IdempotencyKey(key): IdempotencyKey,
+    prefer: Prefer,
+    JsonBytes(body): JsonBytes<EVENT_LIMIT>,
+) -> Result<Response, ApiError> {
+    let r: PlacementRequest = parse(&body)?;
+    let scope = format!("PUT /v1/devices/{device_id}/placement");
+    let event = Event::UpdatePlacement {
+        session_key: r.session_key,
+        device_id,
+        placement: r.placement,
+        clock_offset_ms: r.clock_offset_ms,
+    };
+    let incoming = Incoming {
+        event_id: r.event_id,
+        at: r.at,
+        event,
+        pointer: String::new(),
+    };
+    accept(
+        &state,
+        &scope,
+        key.as_deref(),
+        prefer,
+        vec![incoming],
+        false,
+    )
+    .await
+}

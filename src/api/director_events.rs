@@ -1,0 +1,303 @@
+//! Creative events of Live Director: cuts, holds, cues, markers, notes — one
+//! per request or a batch of up to 500.
+
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{
+    BATCH_LIMIT, IdempotencyKey, JsonBytes, MAX_BATCH, PathKey, Prefer, from_value, parse,
+};
+use super::write::{Incoming, accept};
+use crate::domain::{
+    CameraKey, CueKind, Event, EventId, HoldId, Millis, SessionKey, Transition, Violation,
+};
+
+/// A cut of the hero feed to a camera of the session.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CutRequest {
+    pub event_id: Option<EventId>,
+    pub at: Option<Millis>,
+    pub camera_key: CameraKey,
+    /// The camera cut from, if the sender knows it.
+    pub from_camera_key: Option<CameraKey>,
+    pub transition: Option<Transition>,
+    /// Duration of a dissolve or fade, 0..=60000 ms.
+    #[schema(maximum = 60000)]
+    pub transition_ms: Option<u32>,
+}
+
+/// The start of a hold on a camera; paired with its end by `holdId`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HoldStartRequest {
+    pub event_id: Option<EventId>,
+    pub at: Option<Millis>,
+    pub hold_id: HoldId,
+    pub camera_key: CameraKey,
+}
+
+/// The end of an open hold.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HoldEndRequest {
+    pub event_id: Option<EventId>,
+    pub at: Option<Millis>,
+    pub hold_id: HoldId,
+}
+
+/// A cue: pose, look, lighting, wardrobe.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CueRequest {
+    pub event_id: Option<EventId>,
+    pub at: Option<Millis>,
+    pub cue_kind: CueKind,
+    /// At most 200 characters.
+    pub label: String,
+}
+
+/// A marker on the timeline.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MarkerRequest {
+    pub event_id: Option<EventId>,
+    pub at: Option<Millis>,
+    /// At most 200 characters.
+    pub label: String,
+}
+
+/// A free note.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NoteRequest {
+    pub event_id: Option<EventId>,
+    pub at: Option<Millis>,
+    /// At most 4000 characters.
+    pub text: String,
+}
+
+/// One director event, by its `type`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[schema(example = json!({"type": "cut", "cameraKey": "B", "fromCameraKey": "A", "transition": "dissolve", "transitionMs": 400, "at": 1764531000000_i64}))]
+pub enum DirectorEventRequest {
+    Cut(CutRequest),
+    HoldStart(HoldStartRequest),
+    HoldEnd(HoldEndRequest),
+    Cue(CueRequest),
+    Marker(MarkerRequest),
+    Note(NoteRequest),
+}
+
+/// Up to 500 director events, applied in order. (This type and
+/// [`DirectorEventsBody`] document the body; it is parsed by
+/// [`DirectorEventRequest::from_json`], which points at each bad field.)
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DirectorEventBatch {
+    #[schema(min_items = 1, max_items = 500)]
+    pub events: Vec<DirectorEventRequest>,
+}
+
+/// One event, or a batch.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub enum DirectorEventsBody {
+    One(DirectorEventRequest),
+    Batch(DirectorEventBatch),
+}
+
+/// The wire names of the director event types.
+pub const DIRECTOR_TYPES: &[&str] = &["cut", "hold_start", "hold_end", "cue", "marker", "note"];
+
+impl DirectorEventRequest {
+    /// Parses one event object, dispatching on its `type`, with every error
+    /// pointing into the body at `pointer`.
+    pub fn from_json(mut value: Value, pointer: &str) -> Result<Self, ApiError> {
+        let invalid = |p: String, code: &str, detail: String| {
+            ApiError::Invalid(vec![Violation::new(p, code, detail)])
+        };
+        let Some(obj) = value.as_object_mut() else {
+            return Err(invalid(
+                pointer.to_string(),
+                "type",
+                "an event must be a JSON object".into(),
+            ));
+        };
+        let kind = match obj.remove("type") {
+            Some(Value::String(s)) => s,
+            Some(_) => {
+                return Err(invalid(
+                    format!("{pointer}/type"),
+                    "type",
+                    "type must be a string".into(),
+                ));
+            }
+            None => {
+                return Err(invalid(
+                    format!("{pointer}/type"),
+                    "missing",
+                    "type is required".into(),
+                ));
+            }
+        };
+        Ok(match kind.as_str() {
+            "cut" => Self::Cut(from_value(value, pointer)?),
+            "hold_start" => Self::HoldStart(from_value(value, pointer)?),
+            "hold_end" => Self::HoldEnd(from_value(value, pointer)?),
+            "cue" => Self::Cue(from_value(value, pointer)?),
+            "marker" => Self::Marker(from_value(value, pointer)?),
+            "note" => Self::Note(from_value(value, pointer)?),
+            other => {
+                return Err(invalid(
+                    format!("{pointer}/type"),
+                    "unknown_variant",
+                    format!(
+                        "unknown type `{other}`, expected one of {}",
+                        DIRECTOR_TYPES.join(", ")
+                    ),
+                ));
+            }
+        })
+    }
+
+    /// The event for a session.
+    pub fn into_incoming(self, session_key: SessionKey, pointer: String) -> Incoming {
+        let (event_id, at, event) = match self {
+            Self::Cut(r) => (
+                r.event_id,
+                r.at,
+                Event::Cut {
+                    session_key,
+                    camera_key: r.camera_key,
+                    from_camera_key: r.from_camera_key,
+                    transition: r.transition,
+                    transition_ms: r.transition_ms,
+                },
+            ),
+            Self::HoldStart(r) => (
+                r.event_id,
+                r.at,
+                Event::HoldStart {
+                    session_key,
+                    hold_id: r.hold_id,
+                    camera_key: r.camera_key,
+                },
+            ),
+            Self::HoldEnd(r) => (
+                r.event_id,
+                r.at,
+                Event::HoldEnd {
+                    session_key,
+                    hold_id: r.hold_id,
+                },
+            ),
+            Self::Cue(r) => (
+                r.event_id,
+                r.at,
+                Event::Cue {
+                    session_key,
+                    cue_kind: r.cue_kind,
+                    label: r.label,
+                },
+            ),
+            Self::Marker(r) => (
+                r.event_id,
+                r.at,
+                Event::Marker {
+                    session_key,
+                    label: r.label,
+                },
+            ),
+            Self::Note(r) => (
+                r.event_id,
+                r.at,
+                Event::Note {
+                    session_key,
+                    text: r.text,
+                },
+            ),
+        };
+        Incoming {
+            event_id,
+            at,
+            event,
+            pointer,
+        }
+    }
+}
+
+#[utoipa::path(
+    post, path = "/v1/sessions/{sessionKey}/director-events", tag = "director events",
+    request_body = DirectorEventsBody,
+    params(("sessionKey" = SessionKey, Path, description = "The shoot"), super::IdempotencyHeader, super::PreferHeader),
+    responses(super::BatchWriteResponses)
+)]
+pub async fn post(
+    State(state): State<AppState>,
+    PathKey(session_key): PathKey<SessionKey>,
+    IdempotencyKey(key): IdempotencyKey,
+    prefer: Prefer,
+    JsonBytes(body): JsonBytes<BATCH_LIMIT>,
+) -> Result<Response, ApiError> {
+    let value: Value = parse(&body)?;
+    let scope = format!("POST /v1/sessions/{session_key}/director-events");
+    let batch = value.as_object().is_some_and(|o| o.contains_key("events"));
+    let incoming = if batch {
+        parse_batch(value, &session_key)?
+    } else {
+        vec![DirectorEventRequest::from_json(value, "")?.into_incoming(session_key, String::new())]
+    };
+    accept(&state, &scope, key.as_deref(), prefer, incoming, batch).await
+}
+
+fn parse_batch(value: Value, session_key: &SessionKey) -> Result<Vec<Incoming>, ApiError> {
+    let Value::Object(mut obj) = value else {
+        return Err(ApiError::Internal("batch is an object".into()));
+    };
+    if let Some(extra) = obj.keys().find(|k| *k != "events") {
+        return Err(ApiError::Invalid(vec![Violation::new(
+            format!("/{extra}"),
+            "unknown_field",
+            format!("unknown field `{extra}`, expected `events`"),
+        )]));
+    }
+    let Some(Value::Array(events)) = obj.remove("events") else {
+        return Err(ApiError::Invalid(vec![Violation::new(
+            "/events",
+            "type",
+            "events must be an array",
+        )]));
+    };
+    if events.is_empty() || events.len() > MAX_BATCH {
+        return Err(ApiError::Invalid(vec![Violation::new(
+            "/events",
+            "length",
+            format!(
+                "a batch holds 1 to {MAX_BATCH} events, this one {}",
+                events.len()
+            ),
+        )]));
+    }
+    let mut out = Vec::with_capacity(events.len());
+    let mut violations = Vec::new();
+    for (i, ev) in events.into_iter().enumerate() {
+        let pointer = format!("/events/{i}");
+        match DirectorEventRequest::from_json(ev, &pointer) {
+            Ok(r) => out.push(r.into_incoming(session_key.clone(), pointer)),
+            Err(ApiError::Invalid(v)) => violations.extend(v),
+            Err(other) => return Err(other),
+        }
+    }
+    if violations.is_empty() {
+        Ok(out)
+    } else {
+        Err(ApiError::Invalid(violations))
+    }
+}

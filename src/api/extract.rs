@@ -1,0 +1,344 @@
+//! Extractors: a JSON body read within a size limit and parsed with the JSON
+//! pointer of every error, the `Idempotency-Key` header, and `Prefer: wait`.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::domain::Violation;
+
+/// Body limit of a route that takes one event (Segment's 32 KB per event).
+pub const EVENT_LIMIT: usize = 32 * 1024;
+/// Body limit of a route that takes a batch (Segment's 500 KB per batch).
+pub const BATCH_LIMIT: usize = 500 * 1024;
+/// Most events in one batch.
+pub const MAX_BATCH: usize = 500;
+
+/// A JSON body of at most `LIMIT` bytes, not yet parsed. Checks the media
+/// type (415) and the size (413).
+pub struct JsonBytes<const LIMIT: usize>(pub Bytes);
+
+impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonBytes<LIMIT> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > LIMIT) {
+            return Err(ApiError::PayloadTooLarge { limit: LIMIT });
+        }
+        let body: Body = req.into_body();
+        let bytes = axum::body::to_bytes(body, LIMIT).await.map_err(|e| {
+            // A body that broke off mid-way is reported as malformed.
+            if std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            {
+                ApiError::PayloadTooLarge { limit: LIMIT }
+            } else {
+                ApiError::MalformedJson(format!("the body could not be read: {e}"))
+            }
+        })?;
+        Ok(Self(bytes))
+    }
+}
+
+/// Like [`JsonBytes`], but an empty body is allowed (and then `None`), for
+/// routes whose body has only optional fields.
+pub struct MaybeJsonBytes<const LIMIT: usize>(pub Option<Bytes>);
+
+impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for MaybeJsonBytes<LIMIT> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let empty = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == "0")
+            || (!req.headers().contains_key(header::CONTENT_LENGTH)
+                && !req.headers().contains_key(header::TRANSFER_ENCODING));
+        if empty {
+            return Ok(Self(None));
+        }
+        let JsonBytes(bytes) = JsonBytes::<LIMIT>::from_request(req, state).await?;
+        Ok(Self(Some(bytes)))
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses a body into a value; syntax errors are 400, content errors 422
+/// with the JSON pointer of the bad field.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.is_empty() {
+        return Err(ApiError::MalformedJson("the body is empty".into()));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+        let path = pointer_of(e.path());
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                ApiError::Invalid(vec![violation(&path, &inner.to_string())])
+            }
+            _ => ApiError::MalformedJson(inner.to_string()),
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    Ok(value)
+}
+
+/// Deserializes a parsed JSON value; errors carry `prefix` + the path
+/// inside the value.
+pub fn from_value<T: DeserializeOwned>(
+    value: serde_json::Value,
+    prefix: &str,
+) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = format!("{prefix}{}", pointer_of(e.path()));
+        ApiError::Invalid(vec![violation(&path, &e.into_inner().to_string())])
+    })
+}
+
+/// A JSON pointer (RFC 6901) from serde's path.
+fn pointer_of(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for seg in path.iter() {
+        match seg {
+            Segment::Seq { index } => {
+                out.push('/');
+                out.push_str(&index.to_string());
+            }
+            Segment::Map { key } => {
+                out.push('/');
+                out.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            }
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    out
+}
+
+/// Turns serde's message into a violation: the field named in "missing
+/// field" and "unknown field" messages is added to the pointer.
+fn violation(pointer: &str, message: &str) -> Violation {
+    let message = message.split(" at line ").next().unwrap_or(message);
+    let quoted = |m: &str| m.split('`').nth(1).map(str::to_string);
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        let field = quoted(rest).unwrap_or_default();
+        return Violation::new(
+            format!("{pointer}/{field}"),
+            "missing",
+            format!("{field} is required"),
+        );
+    }
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let field = quoted(rest).unwrap_or_default();
+        return Violation::new(format!("{pointer}/{field}"), "unknown_field", message);
+    }
+    let code = if message.starts_with("invalid type") {
+        "type"
+    } else if message.starts_with("unknown variant") {
+        "unknown_variant"
+    } else if message.starts_with("invalid value") || message.contains("out of range") {
+        "out_of_range"
+    } else if message.starts_with("invalid length") {
+        "length"
+    } else {
+        "invalid"
+    };
+    Violation::new(pointer, code, message)
+}
+
+/// The `Idempotency-Key` header (IETF httpapi idempotency-key draft), if
+/// sent: 1..=255 visible ASCII characters.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(v) = parts.headers.get("idempotency-key") else {
+            return Ok(Self(None));
+        };
+        let key = v
+            .to_str()
+            .ok()
+            .map(|s| s.trim().trim_matches('"').to_string())
+            .unwrap_or_default();
+        if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::Invalid(vec![Violation::new(
+                "/headers/Idempotency-Key",
+                "invalid",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )]));
+        }
+        Ok(Self(Some(key)))
+    }
+}
+
+/// `Prefer: wait=N` (RFC 7240): how long the client will wait for the
+/// ledger's verdict. Capped at [`Prefer::MAX_WAIT`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Prefer {
+    pub wait: Option<Duration>,
+}
+
+impl Prefer {
+    pub const MAX_WAIT: Duration = Duration::from_secs(30);
+
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let mut wait = None;
+        for v in headers
+            .get_all("prefer")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+        {
+            for pref in v.split(',') {
+                let pref = pref.split(';').next().unwrap_or("").trim();
+                if let Some((k, n)) = pref.split_once('=')
+                    && k.trim().eq_ignore_ascii_case("wait")
+                    && let Ok(secs) = n.trim().trim_matches('"').parse::<u64>()
+                {
+                    wait = Some(Duration::from_secs(secs).min(Self::MAX_WAIT));
+                }
+            }
+        }
+        Self { wait }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Prefer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_headers(&parts.headers))
+    }
+}
+
+/// A key from the request path (`{sessionKey}`, `{deviceId}`, …), parsed
+/// into its newtype; a malformed key is a 422 naming `/path/<param>`.
+pub struct PathKey<T>(pub T);
+
+impl<S: Send + Sync, T> FromRequestParts<S> for PathKey<T>
+where
+    T: TryFrom<String, Error = crate::domain::KeyError> + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::Internal(format!("path parameters: {e}")))?;
+        let Some((name, value)) = params.iter().next() else {
+            return Err(ApiError::Internal("route has no path parameter".into()));
+        };
+        T::try_from(value.to_string()).map(PathKey).map_err(|e| {
+            ApiError::Invalid(vec![Violation::new(
+                format!("/path/{name}"),
+                e.code(),
+                format!("{name} {e}"),
+            )])
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Inner {
+        camera_key: crate::domain::CameraKey,
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        events: Vec<Inner>,
+    }
+
+    fn violations(body: &str) -> Vec<Violation> {
+        match parse::<Outer>(body.as_bytes()) {
+            Err(ApiError::Invalid(v)) => v,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pointers_name_the_field() {
+        let v = violations(r#"{"events":[{"cameraKey":"A"},{"cameraKey":"a b"}]}"#);
+        assert_eq!(v[0].pointer, "/events/1/cameraKey");
+        let v = violations(r#"{"events":[{}]}"#);
+        assert_eq!(
+            (v[0].pointer.as_str(), v[0].code.as_str()),
+            ("/events/0/cameraKey", "missing")
+        );
+        let v = violations(r#"{"events":[{"cameraKey":"A","extra":1}]}"#);
+        assert_eq!(
+            (v[0].pointer.as_str(), v[0].code.as_str()),
+            ("/events/0/extra", "unknown_field")
+        );
+        let v = violations(r#"{"events":[{"cameraKey":7}]}"#);
+        assert_eq!(
+            (v[0].pointer.as_str(), v[0].code.as_str()),
+            ("/events/0/cameraKey", "type")
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_malformed() {
+        assert!(matches!(
+            parse::<Outer>(b"{\"events\": ["),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            parse::<Outer>(b"{} trailing"),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            parse::<Outer>(b""),
+            Err(ApiError::MalformedJson(_))
+        ));
+    }
+
+    #[test]
+    fn prefer_wait() {
+        let mut h = HeaderMap::new();
+        h.insert("prefer", "respond-async, wait=5".parse().unwrap());
+        assert_eq!(Prefer::from_headers(&h).wait, Some(Duration::from_secs(5)));
+        h.insert("prefer", "wait=999".parse().unwrap());
+        assert_eq!(Prefer::from_headers(&h).wait, Some(Prefer::MAX_WAIT));
+    }
+}

@@ -1,0 +1,299 @@
+//! The HTTP API: one file per resource, the shared write path, extractors,
+//! the error type, and the router assembled in one place.
+
+mod cameras;
+mod devices;
+mod director_events;
+pub mod error;
+mod events;
+mod extract;
+mod ops;
+mod sessions;
+mod stills;
+mod webhooks;
+mod write;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::{IntoParams, IntoResponses, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::journal::Journal;
+use crate::ledger::Ledger;
+use crate::telemetry::Metrics;
+use error::{ApiError, Problem, problem_response};
+use write::{BatchReceipt, EventReceipt};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub journal: Journal,
+    pub ledger: Arc<dyn Ledger>,
+    pub metrics: Arc<Metrics>,
+    pub started: Instant,
+    draining: AtomicBool,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(journal: Journal, ledger: Arc<dyn Ledger>, metrics: Arc<Metrics>) -> Self {
+        Self(Arc::new(Inner {
+            journal,
+            ledger,
+            metrics,
+            started: Instant::now(),
+            draining: AtomicBool::new(false),
+        }))
+    }
+
+    /// From now on, writes answer 503 and `/readyz` says not ready.
+    pub fn start_draining(&self) {
+        self.0.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.0.draining.load(Ordering::SeqCst)
+    }
+}
+
+/// `Idempotency-Key` request header.
+#[derive(IntoParams)]
+#[into_params(names("Idempotency-Key"), parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IdempotencyHeader(
+    /// A key unique to this write (1..=255 visible ASCII). A retry with the
+    /// same key is answered from the journal; with other content it is 422.
+    /// An `eventId` in the body takes precedence.
+    Option<String>,
+);
+
+/// `Prefer` request header (RFC 7240).
+#[derive(IntoParams)]
+#[into_params(names("Prefer"), parameter_in = Header)]
+#[allow(dead_code)]
+pub struct PreferHeader(
+    /// `wait=N` (N ≤ 30 seconds): wait for the ledger's verdict and answer
+    /// 201 (applied), 409/422 (rejected), or 202 if the time runs out.
+    Option<String>,
+);
+
+/// The responses of a single-event write.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum WriteResponses {
+    /// Applied by the ledger (only with `Prefer: wait`).
+    #[response(status = 201)]
+    Applied(EventReceipt),
+    /// Journaled durably; the ledger will apply it. An idempotent replay
+    /// answers the same, with `Idempotent-Replayed: true`.
+    #[response(status = 202)]
+    Accepted(EventReceipt),
+    /// Malformed JSON.
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(Problem),
+    /// The ledger's state forbids it, e.g. `session_completed` (only with
+    /// `Prefer: wait`).
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
+    /// The body is over the route's limit (32 KiB).
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    /// The body is not JSON.
+    #[response(status = 415, content_type = "application/problem+json")]
+    NotJson(Problem),
+    /// Invalid fields (each with its JSON pointer), an event id reused for
+    /// other content, or a ledger rejection (with `Prefer: wait`).
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(Problem),
+    /// The journal is full or the service is shutting down; see `Retry-After`.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
+/// The responses of a write that may carry a batch.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum BatchWriteResponses {
+    /// A batch, settled by the ledger (only with `Prefer: wait`): each
+    /// receipt carries its verdict.
+    #[response(status = 200)]
+    BatchSettled(BatchReceipt),
+    /// A single event applied by the ledger (only with `Prefer: wait`).
+    #[response(status = 201)]
+    Applied(EventReceipt),
+    /// Journaled: a single event answers an `EventReceipt`, a batch a
+    /// `BatchReceipt`.
+    #[response(status = 202)]
+    Accepted(BatchReceipt),
+    /// Malformed JSON.
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(Problem),
+    /// The ledger's state forbids it (single event, `Prefer: wait`).
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
+    /// The body is over 500 KiB.
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    /// The body is not JSON.
+    #[response(status = 415, content_type = "application/problem+json")]
+    NotJson(Problem),
+    /// Invalid fields, with the pointer of each (`/events/3/cameraKey`).
+    /// Nothing of the batch is journaled.
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(Problem),
+    /// The journal is full or the service is shutting down; see `Retry-After`.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "shootlog",
+        description = "Ingest service that makes a live photoshoot write its own history.\n\n\
+Every accepted write is journaled durably before it is acknowledged and then forwarded to the \
+Convex ledger, effectively once. Writes are idempotent on `eventId` (or `Idempotency-Key`). \
+Errors are RFC 9457 problem documents; `errors[].pointer` is a JSON pointer into the body \
+(`/path/<param>` and `/headers/<name>` name the path and headers).",
+        license(name = "MIT")
+    ),
+    paths(
+        sessions::start_shoot, sessions::complete, sessions::get_session, sessions::get_journal,
+        cameras::join,
+        devices::register, devices::put_placement,
+        director_events::post,
+        stills::marker, stills::uploaded,
+        webhooks::live_director,
+        events::get_event,
+        ops::healthz, ops::readyz, ops::version, ops::metrics, ops::clock,
+    ),
+    components(schemas(crate::domain::Violation)),
+    tags(
+        (name = "sessions", description = "Start Shoot, cameras joining, completion, reading a shoot back"),
+        (name = "devices", description = "The device registry and camera placement"),
+        (name = "director events", description = "Cuts, holds, cues, markers, notes"),
+        (name = "stills", description = "Still markers and upload callbacks"),
+        (name = "webhooks", description = "Live Director's webhook"),
+        (name = "events", description = "The journal status of any event"),
+        (name = "operations", description = "Health, readiness, version, metrics, clock"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI document, as served at `/openapi.json` and checked in at
+/// `openapi/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// Limits of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// The longest a request may take, body included.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The whole application: routes, docs and middleware.
+pub fn router(state: AppState, limits: HttpLimits) -> Router {
+    let api = Router::new()
+        .route("/v1/sessions", post(sessions::start_shoot))
+        .route("/v1/sessions/{sessionKey}", get(sessions::get_session))
+        .route(
+            "/v1/sessions/{sessionKey}/complete",
+            post(sessions::complete),
+        )
+        .route("/v1/sessions/{sessionKey}/cameras", post(cameras::join))
+        .route(
+            "/v1/sessions/{sessionKey}/director-events",
+            post(director_events::post),
+        )
+        .route("/v1/sessions/{sessionKey}/stills", post(stills::marker))
+        .route(
+            "/v1/sessions/{sessionKey}/journal",
+            get(sessions::get_journal),
+        )
+        .route("/v1/devices", post(devices::register))
+        .route(
+            "/v1/devices/{deviceId}/placement",
+            put(devices::put_placement),
+        )
+        .route("/v1/callbacks/still-upload", post(stills::uploaded))
+        .route("/v1/webhooks/live-director", post(webhooks::live_director))
+        .route("/v1/events/{eventId}", get(events::get_event))
+        .route("/v1/clock", get(ops::clock))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/version", get(ops::version))
+        .route("/metrics", get(ops::metrics))
+        .with_state(state);
+
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
+        .merge(api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(CompressionLayer::new().compress_when(
+            SizeAbove::new(1024).and(NotForContentType::const_new("text/event-stream")),
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route".into())
+}
+
+async fn method_not_allowed() -> Response {
+    let p = Problem {
+        type_: "/problems/method-not-allowed".into(),
+        title: "Method not allowed".into(),
+        status: 405,
+        detail: "this route does not take that method".into(),
+        code: "method_not_allowed".into(),
+        errors: Vec::new(),
+        event_id: None,
+        verdict: None,
+    };
+    problem_response(StatusCode::METHOD_NOT_ALLOWED, &p)
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::Internal("a handler panicked".into()).into_response()
+}

@@ -1,0 +1,246 @@
+//! Shoots: Start Shoot, complete, and reading a session back.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::error::{ApiError, Problem};
+use super::events::EventStatus;
+use super::extract::{
+    EVENT_LIMIT, IdempotencyKey, JsonBytes, MaybeJsonBytes, PathKey, Prefer, parse,
+};
+use super::write::{Incoming, accept};
+use crate::domain::{Event, EventId, Millis, Partition, SessionKey};
+
+/// Start Shoot: creates the `photoshoot_performance` session, or updates its
+/// title, notes and location while it is live.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"sessionKey": "shoot-2026-11-30-studio-b", "title": "Autumn lookbook", "location": "Studio B", "at": "2026-11-30T19:30:00Z"}))]
+pub struct StartShootRequest {
+    /// Your UUID for this write; replays with the same id are idempotent.
+    pub event_id: Option<EventId>,
+    /// When it happened, by your clock (epoch ms or RFC 3339). Defaults to now.
+    pub at: Option<Millis>,
+    pub session_key: SessionKey,
+    /// At most 200 characters.
+    pub title: String,
+    /// At most 4000 characters.
+    pub notes: Option<String>,
+    /// At most 200 characters.
+    pub location: Option<String>,
+}
+
+/// Completes a shoot. The body is optional.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CompleteSessionRequest {
+    pub event_id: Option<EventId>,
+    pub at: Option<Millis>,
+}
+
+#[utoipa::path(
+    post, path = "/v1/sessions", tag = "sessions",
+    request_body = StartShootRequest,
+    params(super::IdempotencyHeader, super::PreferHeader),
+    responses(super::WriteResponses)
+)]
+pub async fn start_shoot(
+    State(state): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
+    prefer: Prefer,
+    JsonBytes(body): JsonBytes<EVENT_LIMIT>,
+) -> Result<Response, ApiError> {
+    let r: StartShootRequest = parse(&body)?;
+    let event = Event::StartShoot {
+        session_key: r.session_key,
+        title: r.title,
+        notes: r.notes,
+        location: r.location,
+    };
+    let incoming = Incoming {
+        event_id: r.event_id,
+        at: r.at,
+        event,
+        pointer: String::new(),
+    };
+    accept(
+        &state,
+        "POST /v1/sessions",
+        key.as_deref(),
+        prefer,
+        vec![incoming],
+        false,
+    )
+    .await
+}
+
+#[utoipa::path(
+    post, path = "/v1/sessions/{sessionKey}/complete", tag = "sessions",
+    request_body(content = Option<CompleteSessionRequest>, description = "Optional"),
+    params(("sessionKey" = SessionKey, Path, description = "The shoot"), super::IdempotencyHeader, super::PreferHeader),
+    responses(super::WriteResponses)
+)]
+pub async fn complete(
+    State(state): State<AppState>,
+    PathKey(session_key): PathKey<SessionKey>,
+    IdempotencyKey(key): IdempotencyKey,
+    prefer: Prefer,
+    MaybeJsonBytes(body): MaybeJsonBytes<EVENT_LIMIT>,
+) -> Result<Response, ApiError> {
+    let r: CompleteSessionRequest = match body {
+        Some(b) => parse(&b)?,
+        None => CompleteSessionRequest::default(),
+    };
+    let scope = format!("POST /v1/sessions/{session_key}/complete");
+    let event = Event::CompleteSession { session_key };
+    let incoming = Incoming {
+        event_id: r.event_id,
+        at: r.at,
+        event,
+        pointer: String::new(),
+    };
+    accept(
+        &state,
+        &scope,
+        key.as_deref(),
+        prefer,
+        vec![incoming],
+        false,
+    )
+    .await
+}
+
+/// A session as the ledger holds it, or as the journal knows it when no
+/// ledger is configured.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    pub session_key: SessionKey,
+    /// `ledger` (read from Convex) or `journal` (no ledger configured, or the
+    /// ledger has not applied the session yet).
+    #[schema(example = "ledger")]
+    pub source: String,
+    /// Why the view comes from the journal, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The ledger's document: session, cameras, placements, events, stills.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub ledger: Option<serde_json::Value>,
+    /// The journal's entries of this session (journal view only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<Vec<EventStatus>>,
+}
+
+#[utoipa::path(
+    get, path = "/v1/sessions/{sessionKey}", tag = "sessions",
+    params(("sessionKey" = SessionKey, Path, description = "The shoot")),
+    responses(
+        (status = 200, description = "The session's ledger", body = SessionView),
+        (status = 404, description = "Neither the ledger nor the journal knows it", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Malformed session key", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The ledger could not be read", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_session(
+    State(state): State<AppState>,
+    PathKey(session_key): PathKey<SessionKey>,
+) -> Result<Json<SessionView>, ApiError> {
+    if state.ledger.is_configured() {
+        match state.ledger.session(&session_key).await {
+            Ok(Some(doc)) => {
+                return Ok(Json(SessionView {
+                    session_key,
+                    source: "ledger".into(),
+                    note: None,
+                    ledger: Some(doc),
+                    journal: None,
+                }));
+            }
+            Ok(None) => {}
+            Err(e) => return Err(ApiError::Upstream(e.to_string())),
+        }
+    }
+    let entries = journal_entries(&state, &session_key, 0, 1000).await?;
+    if entries.is_empty() {
+        return Err(ApiError::NotFound(format!("no session {session_key}")));
+    }
+    let note = if state.ledger.is_configured() {
+        "the ledger has not applied this session yet; these are the journal's entries"
+    } else {
+        "no ledger is configured; these are the journal's entries, pending until one is"
+    };
+    Ok(Json(SessionView {
+        session_key,
+        source: "journal".into(),
+        note: Some(note.into()),
+        ledger: None,
+        journal: Some(entries),
+    }))
+}
+
+async fn journal_entries(
+    state: &AppState,
+    key: &SessionKey,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<EventStatus>, ApiError> {
+    let entries = state
+        .journal
+        .partition_entries(Partition::for_session(key), after, limit)
+        .await?;
+    Ok(entries.iter().map(EventStatus::from_entry).collect())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JournalPage {
+    /// Only entries with a journal sequence number above this.
+    #[param(minimum = 0)]
+    pub after: Option<i64>,
+    /// At most this many entries (1..=1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+/// One page of a session's journal.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalPageView {
+    pub session_key: SessionKey,
+    /// Entries in journal order.
+    pub entries: Vec<EventStatus>,
+    /// Pass as `after` to read on; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<i64>,
+}
+
+#[utoipa::path(
+    get, path = "/v1/sessions/{sessionKey}/journal", tag = "sessions",
+    params(("sessionKey" = SessionKey, Path, description = "The shoot"), JournalPage),
+    responses(
+        (status = 200, description = "The session's journal entries in order", body = JournalPageView),
+        (status = 422, description = "Malformed session key", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_journal(
+    State(state): State<AppState>,
+    PathKey(session_key): PathKey<SessionKey>,
+    Query(page): Query<JournalPage>,
+) -> Result<Json<JournalPageView>, ApiError> {
+    let limit = page.limit.unwrap_or(100).clamp(1, 1000);
+    let entries =
+        journal_entries(&state, &session_key, page.after.unwrap_or(0).max(0), limit).await?;
+    let next_after = (entries.len() == limit as usize)
+        .then(|| entries.last().map(|e| e.journal_seq))
+        .flatten();
+    Ok(Json(JournalPageView {
+        session_key,
+        entries,
+        next_after,
+    }))
+}

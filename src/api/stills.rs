@@ -1,0 +1,141 @@
+//! Stills: the marker written when a photo is taken, and the uploader's
+//! callback when its file has landed in storage.
+
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{EVENT_LIMIT, IdempotencyKey, JsonBytes, PathKey, Prefer, parse};
+use super::write::{Incoming, accept};
+use crate::domain::{CameraKey, Event, EventId, Millis, SessionKey, StillId};
+
+/// A still was taken: creates the still record and a `still` director event,
+/// linked both ways.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"stillId": "still-0001", "cameraKey": "A", "capturedAt": "2026-11-30T19:41:07.250Z", "width": 8064, "height": 6048, "byteSize": 5242880, "contentType": "image/heic"}))]
+pub struct StillMarkerRequest {
+    pub event_id: Option<EventId>,
+    pub at: Option<Millis>,
+    pub still_id: StillId,
+    pub camera_key: CameraKey,
+    /// The capture time by the camera's clock.
+    pub captured_at: Millis,
+    #[schema(minimum = 1, maximum = 100000)]
+    pub width: Option<u32>,
+    #[schema(minimum = 1, maximum = 100000)]
+    pub height: Option<u32>,
+    #[schema(minimum = 1)]
+    pub byte_size: Option<u64>,
+    /// A media type, e.g. `image/heic`.
+    pub content_type: Option<String>,
+    /// 64 hexadecimal digits.
+    pub sha256: Option<String>,
+    /// Where the file is or will be stored.
+    pub storage_ref: Option<String>,
+}
+
+#[utoipa::path(
+    post, path = "/v1/sessions/{sessionKey}/stills", tag = "stills",
+    request_body = StillMarkerRequest,
+    params(("sessionKey" = SessionKey, Path, description = "The shoot"), super::IdempotencyHeader, super::PreferHeader),
+    responses(super::WriteResponses)
+)]
+pub async fn marker(
+    State(state): State<AppState>,
+    PathKey(session_key): PathKey<SessionKey>,
+    IdempotencyKey(key): IdempotencyKey,
+    prefer: Prefer,
+    JsonBytes(body): JsonBytes<EVENT_LIMIT>,
+) -> Result<Response, ApiError> {
+    let r: StillMarkerRequest = parse(&body)?;
+    let scope = format!("POST /v1/sessions/{session_key}/stills");
+    let event = Event::StillMarker {
+        session_key,
+        still_id: r.still_id,
+        camera_key: r.camera_key,
+        captured_at: r.captured_at,
+        width: r.width,
+        height: r.height,
+        byte_size: r.byte_size,
+        content_type: r.content_type,
+        sha256: r.sha256,
+        storage_ref: r.storage_ref,
+    };
+    let incoming = Incoming {
+        event_id: r.event_id,
+        at: r.at,
+        event,
+        pointer: String::new(),
+    };
+    accept(
+        &state,
+        &scope,
+        key.as_deref(),
+        prefer,
+        vec![incoming],
+        false,
+    )
+    .await
+}
+
+/// The uploader's callback: the still's file is stored. Completes the
+/// storage fields of the still's record; never creates a second one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"sessionKey": "shoot-2026-11-30-studio-b", "stillId": "still-0001", "storageRef": "s3://shoots/2026-11-30/still-0001.heic", "byteSize": 5242880, "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}))]
+pub struct StillUploadedRequest {
+    pub event_id: Option<EventId>,
+    pub at: Option<Millis>,
+    pub session_key: SessionKey,
+    pub still_id: StillId,
+    pub storage_ref: String,
+    #[schema(minimum = 1)]
+    pub byte_size: Option<u64>,
+    pub content_type: Option<String>,
+    pub sha256: Option<String>,
+    /// An http(s) URL of the stored file.
+    pub url: Option<String>,
+}
+
+#[utoipa::path(
+    post, path = "/v1/callbacks/still-upload", tag = "stills",
+    request_body = StillUploadedRequest,
+    params(super::IdempotencyHeader, super::PreferHeader),
+    responses(super::WriteResponses)
+)]
+pub async fn uploaded(
+    State(state): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
+    prefer: Prefer,
+    JsonBytes(body): JsonBytes<EVENT_LIMIT>,
+) -> Result<Response, ApiError> {
+    let r: StillUploadedRequest = parse(&body)?;
+    let event = Event::StillUploaded {
+        session_key: r.session_key,
+        still_id: r.still_id,
+        storage_ref: r.storage_ref,
+        byte_size: r.byte_size,
+        content_type: r.content_type,
+        sha256: r.sha256,
+        url: r.url,
+    };
+    let incoming = Incoming {
+        event_id: r.event_id,
+        at: r.at,
+        event,
+        pointer: String::new(),
+    };
+    accept(
+        &state,
+        "POST /v1/callbacks/still-upload",
+        key.as_deref(),
+        prefer,
+        vec![incoming],
+        false,
+    )
+    .await
+}

@@ -1,0 +1,155 @@
+//! The Live Director webhook: one endpoint for every event of Photoshoot
+//! Mode, in the Standard Webhooks payload shape `{type, timestamp, data}`.
+//! The `webhook-id` header is the idempotency key: a redelivered message is
+//! a replay, not a second event.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::director_events::DirectorEventRequest;
+use super::error::ApiError;
+use super::extract::{EVENT_LIMIT, IdempotencyKey, JsonBytes, Prefer, from_value, parse};
+use super::sessions::{CompleteSessionRequest, StartShootRequest};
+use super::write::{Incoming, accept, header_str};
+use crate::domain::{Event, EventId, Millis, SessionKey, Violation};
+
+/// What happened in Live Director.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+pub enum LiveDirectorEventType {
+    /// Start Shoot. `data`: `sessionKey`, `title`, `notes?`, `location?`.
+    #[serde(rename = "shoot.started")]
+    ShootStarted,
+    /// End of shoot. `data`: `sessionKey`.
+    #[serde(rename = "shoot.ended")]
+    ShootEnded,
+    /// `data`: `sessionKey`, `cameraKey`, `fromCameraKey?`, `transition?`, `transitionMs?`.
+    #[serde(rename = "cut")]
+    Cut,
+    /// `data`: `sessionKey`, `holdId`, `cameraKey`.
+    #[serde(rename = "hold.started")]
+    HoldStarted,
+    /// `data`: `sessionKey`, `holdId`.
+    #[serde(rename = "hold.ended")]
+    HoldEnded,
+    /// `data`: `sessionKey`, `cueKind`, `label`.
+    #[serde(rename = "cue")]
+    Cue,
+    /// `data`: `sessionKey`, `label`.
+    #[serde(rename = "marker")]
+    Marker,
+    /// `data`: `sessionKey`, `text`.
+    #[serde(rename = "note")]
+    Note,
+}
+
+/// A Live Director webhook message (Standard Webhooks payload).
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"type": "cut", "timestamp": "2026-11-30T19:42:00.120Z", "data": {"sessionKey": "shoot-2026-11-30-studio-b", "cameraKey": "B", "fromCameraKey": "A"}}))]
+pub struct LiveDirectorWebhook {
+    #[serde(rename = "type")]
+    pub kind: LiveDirectorEventType,
+    /// When it happened in Live Director (epoch ms or RFC 3339); `data.at`
+    /// wins if both are sent.
+    pub timestamp: Option<Millis>,
+    /// The event's fields, by `type`; every type has `sessionKey`, and may
+    /// carry `eventId` and `at`.
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+#[utoipa::path(
+    post, path = "/v1/webhooks/live-director", tag = "webhooks",
+    request_body = LiveDirectorWebhook,
+    params(
+        ("webhook-id" = Option<String>, Header, description = "The message id; redeliveries of one id are idempotent replays"),
+        super::IdempotencyHeader, super::PreferHeader
+    ),
+    responses(super::WriteResponses)
+)]
+pub async fn live_director(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    IdempotencyKey(key): IdempotencyKey,
+    prefer: Prefer,
+    JsonBytes(body): JsonBytes<EVENT_LIMIT>,
+) -> Result<Response, ApiError> {
+    let msg: LiveDirectorWebhook = parse(&body)?;
+    let mut incoming = to_incoming(msg.kind, msg.data)?;
+    incoming.at = incoming.at.or(msg.timestamp);
+    if incoming.event_id.is_none()
+        && let Some(id) = header_str(&headers, "webhook-id")
+    {
+        incoming.event_id = Some(EventId::derived("webhook:live-director", id));
+    }
+    accept(
+        &state,
+        "POST /v1/webhooks/live-director",
+        key.as_deref(),
+        prefer,
+        vec![incoming],
+        false,
+    )
+    .await
+}
+
+fn to_incoming(kind: LiveDirectorEventType, mut data: Value) -> Result<Incoming, ApiError> {
+    use LiveDirectorEventType as T;
+    let pointer = String::from("/data");
+    if let T::ShootStarted = kind {
+        let r: StartShootRequest = from_value(data, "/data")?;
+        let event = Event::StartShoot {
+            session_key: r.session_key,
+            title: r.title,
+            notes: r.notes,
+            location: r.location,
+        };
+        return Ok(Incoming {
+            event_id: r.event_id,
+            at: r.at,
+            event,
+            pointer,
+        });
+    }
+    let Some(obj) = data.as_object_mut() else {
+        return Err(ApiError::Invalid(vec![Violation::new(
+            "/data",
+            "type",
+            "data must be a JSON object",
+        )]));
+    };
+    let session_key: SessionKey = match obj.remove("sessionKey") {
+        Some(v) => from_value(v, "/data/sessionKey")?,
+        None => {
+            return Err(ApiError::Invalid(vec![Violation::new(
+                "/data/sessionKey",
+                "missing",
+                "sessionKey is required",
+            )]));
+        }
+    };
+    let director_type = match kind {
+        T::Cut => "cut",
+        T::HoldStarted => "hold_start",
+        T::HoldEnded => "hold_end",
+        T::Cue => "cue",
+        T::Marker => "marker",
+        T::Note => "note",
+        T::ShootStarted | T::ShootEnded => {
+            let r: CompleteSessionRequest = from_value(data, "/data")?;
+            let event = Event::CompleteSession { session_key };
+            return Ok(Incoming {
+                event_id: r.event_id,
+                at: r.at,
+                event,
+                pointer,
+            });
+        }
+    };
+    obj.insert("type".into(), Value::String(director_type.into()));
+    Ok(DirectorEventRequest::from_json(data, "/data")?.into_incoming(session_key, pointer))
+}

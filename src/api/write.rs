@@ -1,0 +1,296 @@
+//! The one write path every resource uses: validate, give each event its id,
+//! journal the whole request atomically, answer — and with `Prefer: wait`,
+//! wait for the ledger's verdict.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::Prefer;
+use crate::domain::{
+    Envelope, Event, EventId, EventKind, Millis, Verdict, Violation, fingerprint, validate_event,
+};
+use crate::journal::{Appended, Entry, NewEntry, Status};
+use crate::telemetry::Metrics;
+
+/// One event of a request, parsed but not yet journaled.
+pub struct Incoming {
+    /// The client's own id, if it sent one.
+    pub event_id: Option<EventId>,
+    /// The sender's clock, if it sent one.
+    pub at: Option<Millis>,
+    pub event: Event,
+    /// Where the event stands in the body (`""` or `/events/3`).
+    pub pointer: String,
+}
+
+/// What the service did with one event.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventReceipt {
+    pub event_id: EventId,
+    #[serde(rename = "type")]
+    pub kind: EventKind,
+    pub status: Status,
+    /// True when this request was an idempotent replay of an earlier one.
+    pub replayed: bool,
+    /// The journal's sequence number of the event.
+    #[schema(example = 42)]
+    pub journal_seq: i64,
+    /// The sender's clock (epoch ms).
+    pub at: Millis,
+    /// The service's clock when the event was first received (epoch ms).
+    pub received_at: Millis,
+    /// The ledger's verdict, once there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// Where to follow the event: `/v1/events/{eventId}`.
+    #[schema(example = "/v1/events/6f1c1b1e-3c7a-4d59-9a43-2f4b8d0e9a10")]
+    pub href: String,
+}
+
+impl EventReceipt {
+    pub fn new(entry: &Entry, replayed: bool) -> Self {
+        Self {
+            event_id: entry.envelope.event_id,
+            kind: entry.envelope.event.kind(),
+            status: entry.status,
+            replayed,
+            journal_seq: entry.seq,
+            at: entry.envelope.at,
+            received_at: entry.envelope.received_at,
+            verdict: entry.verdict.clone(),
+            href: format!("/v1/events/{}", entry.envelope.event_id),
+        }
+    }
+}
+
+/// What the service did with a batch.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchReceipt {
+    /// Events newly journaled by this request.
+    pub accepted: usize,
+    /// Events that were idempotent replays.
+    pub replayed: usize,
+    /// One receipt per event, in request order.
+    pub events: Vec<EventReceipt>,
+}
+
+/// Journals a request's events; all of them or none.
+///
+/// `scope` names the route for ids derived from an `Idempotency-Key` (a
+/// batch derives one id per position).
+pub async fn accept(
+    state: &AppState,
+    scope: &str,
+    idempotency_key: Option<&str>,
+    prefer: Prefer,
+    incoming: Vec<Incoming>,
+    batch: bool,
+) -> Result<Response, ApiError> {
+    let result = journal(state, scope, idempotency_key, incoming, batch).await;
+    let appended = match result {
+        Ok(a) => a,
+        Err(e) => {
+            Metrics::inc(&state.metrics.refused, 1);
+            return Err(e);
+        }
+    };
+    let new = appended
+        .iter()
+        .filter(|a| matches!(a, Appended::New(_)))
+        .count();
+    Metrics::inc(&state.metrics.accepted, new as u64);
+    Metrics::inc(&state.metrics.replayed, (appended.len() - new) as u64);
+    let all_replayed = new == 0;
+
+    let mut entries: Vec<(Entry, bool)> = appended
+        .into_iter()
+        .map(|a| match a {
+            Appended::New(e) => (e, false),
+            Appended::Replay(e) => (e, true),
+        })
+        .collect();
+    let mut waited = None;
+    if let Some(wait) = prefer.wait.filter(|_| state.ledger.is_configured()) {
+        waited = Some(wait);
+        wait_for_verdicts(state, &mut entries, wait).await?;
+    }
+    let settled = entries.iter().all(|(e, _)| e.status != Status::Pending);
+
+    let mut response = if batch {
+        let receipts: Vec<EventReceipt> = entries
+            .iter()
+            .map(|(e, r)| EventReceipt::new(e, *r))
+            .collect();
+        let status = if waited.is_some() && settled {
+            StatusCode::OK
+        } else {
+            StatusCode::ACCEPTED
+        };
+        (
+            status,
+            Json(BatchReceipt {
+                accepted: new,
+                replayed: receipts.len() - new,
+                events: receipts,
+            }),
+        )
+            .into_response()
+    } else {
+        let Some((entry, replayed)) = entries.first() else {
+            return Err(ApiError::Internal("no event journaled".into()));
+        };
+        if entry.status == Status::Rejected
+            && let Some(v) = &entry.verdict
+        {
+            return Err(ApiError::Rejected {
+                event_id: entry.envelope.event_id,
+                verdict: v.clone(),
+            });
+        }
+        let status = if entry.status == Status::Delivered {
+            StatusCode::CREATED
+        } else {
+            StatusCode::ACCEPTED
+        };
+        let mut res = (status, Json(EventReceipt::new(entry, *replayed))).into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("/v1/events/{}", entry.envelope.event_id)) {
+            res.headers_mut().insert(header::LOCATION, v);
+        }
+        res
+    };
+    let headers = response.headers_mut();
+    if all_replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    if let Some(w) = waited
+        && let Ok(v) = HeaderValue::from_str(&format!("wait={}", w.as_secs()))
+    {
+        headers.insert("preference-applied", v);
+    }
+    Ok(response)
+}
+
+async fn journal(
+    state: &AppState,
+    scope: &str,
+    idempotency_key: Option<&str>,
+    incoming: Vec<Incoming>,
+    batch: bool,
+) -> Result<Vec<Appended>, ApiError> {
+    if state.is_draining() {
+        return Err(ApiError::Unavailable {
+            detail: "the service is shutting down".into(),
+            retry_after_secs: 2,
+        });
+    }
+    let now = Millis::now();
+    let mut violations: Vec<Violation> = Vec::new();
+    let mut entries = Vec::with_capacity(incoming.len());
+    let mut pointers = Vec::with_capacity(incoming.len());
+    for (i, inc) in incoming.into_iter().enumerate() {
+        violations.extend(validate_event(&inc.event, &inc.pointer));
+        if let Some(at) = inc.at
+            && let Err(e) = at.check_sane(now)
+        {
+            violations.push(Violation::new(
+                format!("{}/at", inc.pointer),
+                e.code(),
+                format!("at {e}"),
+            ));
+        }
+        let event_id = inc.event_id.unwrap_or_else(|| match idempotency_key {
+            Some(key) if batch => EventId::derived(scope, &format!("{key}#{i}")),
+            Some(key) => EventId::derived(scope, key),
+            None => EventId::new_random(),
+        });
+        let fp = fingerprint(&inc.event, inc.at);
+        pointers.push(inc.pointer);
+        entries.push(NewEntry {
+            envelope: Envelope {
+                event_id,
+                at: inc.at.unwrap_or(now),
+                received_at: now,
+                event: inc.event,
+            },
+            fingerprint: fp,
+        });
+    }
+    // One id twice in one request can only be a client bug.
+    let mut seen = std::collections::HashSet::new();
+    for (e, p) in entries.iter().zip(&pointers) {
+        if !seen.insert(e.envelope.event_id) {
+            violations.push(Violation::new(
+                format!("{p}/eventId"),
+                "duplicate",
+                "eventId appears twice in this request",
+            ));
+        }
+    }
+    if !violations.is_empty() {
+        return Err(ApiError::Invalid(violations));
+    }
+    let ids: Vec<EventId> = entries.iter().map(|e| e.envelope.event_id).collect();
+    state
+        .journal
+        .append(entries)
+        .await
+        .map_err(|e| match ApiError::from(e) {
+            ApiError::IdempotencyConflict { event_id, .. } => {
+                let pointer = ids
+                    .iter()
+                    .position(|id| *id == event_id)
+                    .map(|i| pointers[i].clone())
+                    .unwrap_or_default();
+                ApiError::IdempotencyConflict { event_id, pointer }
+            }
+            other => other,
+        })
+}
+
+/// Waits until every entry is settled or `wait` runs out, refreshing them.
+async fn wait_for_verdicts(
+    state: &AppState,
+    entries: &mut [(Entry, bool)],
+    wait: Duration,
+) -> Result<(), ApiError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut settled = state.journal.settled_watch();
+    loop {
+        for (entry, _) in entries
+            .iter_mut()
+            .filter(|(e, _)| e.status == Status::Pending)
+        {
+            if let Some(fresh) = state.journal.get(entry.envelope.event_id).await? {
+                *entry = fresh;
+            }
+        }
+        if entries.iter().all(|(e, _)| e.status != Status::Pending) {
+            return Ok(());
+        }
+        if tokio::time::timeout_at(deadline, settled.changed())
+            .await
+            .is_err()
+        {
+            return Ok(());
+        }
+    }
+}
+
+/// `Retry-After` and friends are set by [`ApiError`]; this only reads a
+/// request's headers for the Live Director webhook id.
+pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}

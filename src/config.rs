@@ -1,0 +1,134 @@
+//! Configuration: every setting is a flag and an environment variable.
+//! Invalid settings stop the service before it starts, with a clear message.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::telemetry::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shootlog",
+    version,
+    about = "Makes a live photoshoot write its own history"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Re-send journaled events (all, or one session's) to the configured
+    /// ledger, then exit. Safe at any time: the ledger is idempotent.
+    Replay {
+        /// Only this session's events.
+        #[arg(long)]
+        session: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "SHOOTLOG_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory of the journal (created if missing).
+    #[arg(long, env = "SHOOTLOG_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Log format.
+    #[arg(
+        long,
+        env = "SHOOTLOG_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty"
+    )]
+    pub log_format: LogFormat,
+
+    #[command(flatten)]
+    pub ledger: LedgerConfig,
+
+    /// Most undelivered events the journal holds before writes answer 503.
+    #[arg(long, env = "SHOOTLOG_MAX_BACKLOG", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_backlog: u64,
+
+    /// Settled entries older than this many hours are compacted away
+    /// (idempotent replays dedupe within this window). 0 keeps them forever.
+    #[arg(long, env = "SHOOTLOG_RETENTION_HOURS", default_value_t = 72)]
+    pub retention_hours: u64,
+
+    /// The longest a request may take, in seconds.
+    #[arg(long, env = "SHOOTLOG_REQUEST_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LedgerConfig {
+    /// Convex deployment URL (https://…convex.cloud, or the local stand-in).
+    /// Without it the service runs on its embedded default: the journal
+    /// keeps every event pending until a ledger is configured.
+    #[arg(long, env = "CONVEX_URL")]
+    pub convex_url: Option<String>,
+
+    /// Convex deploy key (admin auth, needed for the internal ingest
+    /// mutation). Never logged.
+    #[arg(long, env = "CONVEX_DEPLOY_KEY", hide_env_values = true)]
+    pub convex_deploy_key: Option<String>,
+
+    /// Upper bound of one ledger call, in seconds.
+    #[arg(long, env = "SHOOTLOG_LEDGER_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub ledger_timeout_secs: u64,
+
+    /// Most events per ledger call.
+    #[arg(long, env = "SHOOTLOG_BATCH_SIZE", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub batch_size: u32,
+}
+
+/// A setting that makes no sense.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("CONVEX_URL {0:?} must start with http://, https://, ws:// or wss://")]
+    ConvexUrl(String),
+    #[error("CONVEX_DEPLOY_KEY is set but CONVEX_URL is not")]
+    KeyWithoutUrl,
+}
+
+impl ServeConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.ledger.convex_url {
+            let ok = ["http://", "https://", "ws://", "wss://"]
+                .iter()
+                .any(|p| url.starts_with(p))
+                && url.len() > 8;
+            if !ok {
+                return Err(ConfigError::ConvexUrl(url.clone()));
+            }
+        } else if self.ledger.convex_deploy_key.is_some() {
+            return Err(ConfigError::KeyWithoutUrl);
+        }
+        Ok(())
+    }
+
+    pub fn journal_path(&self) -> PathBuf {
+        self.data_dir.join("journal.sqlite3")
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub fn retention(&self) -> Option<Duration> {
+        (self.retention_hours > 0).then(|| Duration::from_secs(self.retention_hours * 3600))
+    }
+}

@@ -1,0 +1,44 @@
+use clap::Parser;
+use shootlog::config::{Cli, Command};
+use shootlog::{api, service, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => {
+            println!("{}", api::openapi().to_pretty_json()?);
+            Ok(())
+        }
+        Command::Serve => {
+            telemetry::init(cli.serve.log_format);
+            service::serve(cli.serve, shutdown_signal()).await
+        }
+        Command::Replay { session } => {
+            telemetry::init(cli.serve.log_format);
+            service::replay(cli.serve, session).await
+        }
+    }
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM (fly.io, Docker, systemd).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,183 @@
+//! Wiring: opens the journal, connects the ledger, starts the forwarder and
+//! the HTTP server, and shuts them down in order.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::api::{self, AppState, HttpLimits};
+use crate::config::{LedgerConfig, ServeConfig};
+use crate::domain::Millis;
+use crate::forwarder::{Forwarder, ForwarderOptions};
+use crate::journal::{Journal, JournalOptions};
+use crate::ledger::{ConvexLedger, ConvexSettings, Ledger, NoLedger};
+use crate::telemetry::Metrics;
+
+/// The ledger the configuration names, or the embedded default.
+pub async fn connect_ledger(cfg: &LedgerConfig) -> anyhow::Result<Arc<dyn Ledger>> {
+    Ok(match &cfg.convex_url {
+        None => Arc::new(NoLedger),
+        Some(url) => Arc::new(
+            ConvexLedger::connect(ConvexSettings {
+                url: url.clone(),
+                deploy_key: cfg.convex_deploy_key.clone(),
+                call_timeout: Duration::from_secs(cfg.ledger_timeout_secs),
+            })
+            .await
+            .with_context(|| format!("cannot set up the Convex client for {url}"))?,
+        ),
+    })
+}
+
+pub fn open_journal(cfg: &ServeConfig) -> anyhow::Result<Journal> {
+    let path = cfg.journal_path();
+    Journal::open(
+        &path,
+        JournalOptions {
+            max_pending: cfg.max_backlog,
+            ..JournalOptions::default()
+        },
+    )
+    .with_context(|| format!("cannot open the journal at {}", path.display()))
+}
+
+fn forwarder_options(cfg: &LedgerConfig) -> ForwarderOptions {
+    ForwarderOptions {
+        batch_size: cfg.batch_size,
+        ..ForwarderOptions::default()
+    }
+}
+
+/// Runs the service until `shutdown` resolves, then drains: new writes get
+/// 503, in-flight requests finish, the forwarder stops after its batch, and
+/// the journal commits what it has queued.
+pub async fn serve(
+    cfg: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    cfg.validate()?;
+    let journal = open_journal(&cfg)?;
+    let ledger = connect_ledger(&cfg.ledger).await?;
+    let metrics = Arc::new(Metrics::default());
+    let state = AppState::new(journal.clone(), ledger.clone(), metrics.clone());
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let forwarder = ledger.is_configured().then(|| {
+        let f = Forwarder::new(
+            journal.clone(),
+            ledger.clone(),
+            metrics.clone(),
+            forwarder_options(&cfg.ledger),
+        );
+        tokio::spawn(f.run(stop_rx.clone()))
+    });
+    let compactor = cfg
+        .retention()
+        .map(|keep| tokio::spawn(compact_loop(journal.clone(), keep, stop_rx.clone())));
+
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    // One machine-readable line on stdout, for scripts and the test harness.
+    println!("SHOOTLOG_LISTENING=http://{addr}");
+    tracing::info!(%addr, ledger = ledger.mode(), journal = %journal.path().display(), backlog = journal.depth().pending, "shootlog is listening");
+    if !ledger.is_configured() {
+        tracing::info!(
+            "no ledger configured (CONVEX_URL unset): events stay pending in the journal"
+        );
+    }
+
+    let app = api::router(
+        state.clone(),
+        HttpLimits {
+            request_timeout: cfg.request_timeout(),
+        },
+    );
+    let drain_state = state.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining requests");
+            drain_state.start_draining();
+        })
+        .await?;
+
+    let _ = stop_tx.send(true);
+    if let Some(f) = forwarder {
+        let _ = tokio::time::timeout(Duration::from_secs(10), f).await;
+    }
+    if let Some(c) = compactor {
+        let _ = c.await;
+    }
+    journal.close().await;
+    tracing::info!(backlog = journal.depth().pending, "journal closed; goodbye");
+    Ok(())
+}
+
+async fn compact_loop(journal: Journal, keep: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        let before = Millis(Millis::now().0 - keep.as_millis() as i64);
+        match journal.compact(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "compacted settled journal entries"),
+            Err(e) => tracing::warn!(error = %e, "journal compaction failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(300)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// `shootlog replay`: marks settled entries pending again and drains them
+/// into the ledger, then exits.
+pub async fn replay(cfg: ServeConfig, session: Option<String>) -> anyhow::Result<()> {
+    cfg.validate()?;
+    anyhow::ensure!(
+        cfg.ledger.convex_url.is_some(),
+        "replay needs a ledger: set CONVEX_URL (and CONVEX_DEPLOY_KEY)"
+    );
+    let journal = open_journal(&cfg)?;
+    let partition = match session {
+        Some(s) => {
+            let key = crate::domain::SessionKey::parse(s.clone())
+                .map_err(|e| anyhow::anyhow!("--session {s:?}: {e}"))?;
+            Some(crate::domain::Partition::for_session(&key))
+        }
+        None => None,
+    };
+    let requeued = journal.requeue(partition).await?;
+    let ledger = connect_ledger(&cfg.ledger).await?;
+    let metrics = Arc::new(Metrics::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(
+        Forwarder::new(
+            journal.clone(),
+            ledger,
+            metrics.clone(),
+            forwarder_options(&cfg.ledger),
+        )
+        .run(stop_rx),
+    );
+    let total = journal.depth().pending;
+    println!("replaying {total} events ({requeued} re-queued)");
+    while journal.depth().pending > 0 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = stop_tx.send(true);
+    let _ = task.await;
+    let d = journal.depth();
+    println!(
+        "replayed: {} delivered, {} rejected by the ledger",
+        metrics.delivered.load(std::sync::atomic::Ordering::Relaxed),
+        metrics.rejected.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    journal.close().await;
+    anyhow::ensure!(d.pending == 0, "{} events still pending", d.pending);
+    Ok(())
+}
