@@ -1,0 +1,199 @@
+// Tables of the shootlog production ledger.
+// Contract: shared/spec/ledger-contract.md; mapping and refinements:
+// migrations-notes/0001-ledger-schema-and-wire.md.
+import { defineSchema, defineTable } from "convex/server";
+import { v } from "convex/values";
+import {
+  cameraRole,
+  cueKind,
+  directorEventType,
+  eventType,
+  ledgerIds,
+  placement,
+  platform,
+  rejectionCode,
+  transition,
+} from "./wire";
+
+export default defineSchema({
+  productionSessions: defineTable({
+    sessionKey: v.string(),
+    kind: v.literal("photoshoot_performance"),
+    status: v.union(v.literal("live"), v.literal("completed")),
+    title: v.string(),
+    notes: v.optional(v.string()),
+    location: v.optional(v.string()),
+    // Sender clock (`at`) and service clock (`receivedAt`) of the first start_shoot.
+    startedAt: v.number(),
+    startedReceivedAt: v.number(),
+    startEventId: v.string(),
+    // Ledger write time of the last change to this row.
+    updatedAt: v.number(),
+    // Camera key of the last applied cut (the hero feed).
+    heroCameraKey: v.optional(v.string()),
+    // Per-session director event counter; the next event gets lastSequence + 1.
+    lastSequence: v.number(),
+    // Running counters, copied into `summary` on completion.
+    counts: v.object({
+      cameras: v.number(),
+      cuts: v.number(),
+      holds: v.number(),
+      stills: v.number(),
+      cues: v.number(),
+    }),
+    completedAt: v.optional(v.number()),
+    completedReceivedAt: v.optional(v.number()),
+    completeEventId: v.optional(v.string()),
+    summary: v.optional(
+      v.object({
+        durationMs: v.number(),
+        cameras: v.number(),
+        cuts: v.number(),
+        holds: v.number(),
+        stills: v.number(),
+        cues: v.number(),
+        events: v.number(),
+        holdsClosedOnComplete: v.number(),
+      }),
+    ),
+  })
+    .index("by_sessionKey", ["sessionKey"])
+    .index("by_status", ["status"]),
+
+  productionCameras: defineTable({
+    sessionKey: v.string(),
+    cameraKey: v.string(),
+    deviceId: v.string(),
+    role: cameraRole,
+    // True while the session is live; set false when it completes.
+    live: v.boolean(),
+    // Copy of the latest productionCameraPlacements row (absent = none yet).
+    placement: v.optional(placement),
+    // Version of the latest placement row; 0 = no placement yet.
+    placementVersion: v.number(),
+    // Device clock minus service clock, as last reported.
+    clockOffsetMs: v.optional(v.number()),
+    joinedAt: v.number(),
+    joinedReceivedAt: v.number(),
+    joinEventId: v.string(),
+    updatedAt: v.number(),
+    lastEventId: v.string(),
+  })
+    .index("by_session_camera", ["sessionKey", "cameraKey"])
+    .index("by_session_device", ["sessionKey", "deviceId"])
+    .index("by_device", ["deviceId"])
+    .index("by_device_live", ["deviceId", "live"]),
+
+  productionCameraPlacements: defineTable({
+    sessionKey: v.string(),
+    cameraKey: v.string(),
+    deviceId: v.string(),
+    version: v.number(),
+    placement,
+    at: v.number(),
+    receivedAt: v.number(),
+    appliedAt: v.number(),
+    eventId: v.string(),
+  }).index("by_camera_version", ["sessionKey", "cameraKey", "version"]),
+
+  productionDirectorEvents: defineTable({
+    eventId: v.string(),
+    sessionKey: v.string(),
+    sequence: v.number(),
+    type: directorEventType,
+    at: v.number(),
+    receivedAt: v.number(),
+    appliedAt: v.number(),
+    // cut, hold_start, hold_end (copied from its start), still
+    cameraKey: v.optional(v.string()),
+    // cut
+    fromCameraKey: v.optional(v.string()),
+    transition: v.optional(transition),
+    transitionMs: v.optional(v.number()),
+    // hold_start, hold_end
+    holdId: v.optional(v.string()),
+    // hold_start only: true while the hold is open. Closing info below.
+    holdOpen: v.optional(v.boolean()),
+    holdClosedAt: v.optional(v.number()),
+    holdClosedBy: v.optional(
+      v.union(v.literal("hold_end"), v.literal("complete_session")),
+    ),
+    holdCloseEventId: v.optional(v.string()),
+    // hold_end only: the matching hold_start and the hold's length (sender clock).
+    holdStartEventId: v.optional(v.string()),
+    holdDurationMs: v.optional(v.number()),
+    // cue
+    cueKind: v.optional(cueKind),
+    // cue, marker
+    label: v.optional(v.string()),
+    // note
+    text: v.optional(v.string()),
+    // still: link to the productionStills row (natural key and row id)
+    stillId: v.optional(v.string()),
+    stillRowId: v.optional(v.id("productionStills")),
+  })
+    .index("by_eventId", ["eventId"])
+    .index("by_session_sequence", ["sessionKey", "sequence"])
+    .index("by_session_hold", ["sessionKey", "holdId", "holdOpen"])
+    .index("by_session_holdOpen", ["sessionKey", "holdOpen"]),
+
+  productionStills: defineTable({
+    stillId: v.string(),
+    sessionKey: v.string(),
+    cameraKey: v.string(),
+    deviceId: v.string(),
+    capturedAt: v.number(),
+    width: v.optional(v.number()),
+    height: v.optional(v.number()),
+    byteSize: v.optional(v.number()),
+    contentType: v.optional(v.string()),
+    sha256: v.optional(v.string()),
+    storageRef: v.optional(v.string()),
+    url: v.optional(v.string()),
+    // Link to the `still` director event (row id and eventId).
+    directorEventId: v.id("productionDirectorEvents"),
+    markerEventId: v.string(),
+    uploadStatus: v.union(v.literal("pending"), v.literal("uploaded")),
+    uploadedAt: v.optional(v.number()),
+    uploadedReceivedAt: v.optional(v.number()),
+    uploadEventId: v.optional(v.string()),
+    createdAt: v.number(),
+    updatedAt: v.number(),
+  })
+    .index("by_stillId", ["stillId"])
+    .index("by_session_capturedAt", ["sessionKey", "capturedAt"]),
+
+  productionDevices: defineTable({
+    deviceId: v.string(),
+    name: v.string(),
+    platform,
+    model: v.optional(v.string()),
+    appVersion: v.optional(v.string()),
+    hardwareId: v.optional(v.string()),
+    // Service clock (`receivedAt`) when first / last seen.
+    firstSeenAt: v.number(),
+    lastSeenAt: v.number(),
+    // Sender clock of the latest registration.
+    lastRegisteredAt: v.number(),
+    registerEventId: v.string(),
+    lastEventId: v.string(),
+    updatedAt: v.number(),
+  })
+    .index("by_deviceId", ["deviceId"])
+    .index("by_hardwareId", ["hardwareId"]),
+
+  ingestReceipts: defineTable({
+    eventId: v.string(),
+    type: eventType,
+    verdict: v.union(v.literal("applied"), v.literal("rejected")),
+    code: v.optional(rejectionCode),
+    message: v.optional(v.string()),
+    sequence: v.optional(v.number()),
+    ledgerIds: v.optional(ledgerIds),
+    sessionKey: v.optional(v.string()),
+    deviceId: v.optional(v.string()),
+    at: v.number(),
+    receivedAt: v.number(),
+    appliedAt: v.number(),
+  }).index("by_eventId", ["eventId"]),
+});

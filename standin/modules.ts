@@ -1,0 +1,23 @@
+// The explicit module map of the Convex functions, for convex-test (used by
+// the ledger tests and by the stand-in server) — the equivalent of
+// `import.meta.glob("../convex/**/*.*s")`, which plain Node (tsx) lacks.
+//
+// convex-test finds the functions root from the key containing "_generated"
+// (the text before "_generated", here "../convex/"), strips the extension from
+// every key, and resolves a function path "ingest:applyBatch" to the key
+// "../convex/ingest.*". So every Convex module must be listed here with its
+// path under convex/ — add a line when you add a module.
+import schema from "../convex/schema";
+
+export const modules: Record<string, () => Promise<any>> = {
+  "../convex/_generated/api.js": () => import("../convex/_generated/api.js"),
+  "../convex/_generated/server.js": () =>
+    import("../convex/_generated/server.js"),
+  "../convex/schema.ts": () => import("../convex/schema"),
+  "../convex/wire.ts": () => import("../convex/wire"),
+  "../convex/ingest.ts": () => import("../convex/ingest"),
+  "../convex/ledger.ts": () => import("../convex/ledger"),
+};
+
+export { schema };
+export default modules;
