@@ -162,7 +162,10 @@ fn violation(pointer: &str, message: &str) -> Violation {
     }
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let field = quoted(rest).unwrap_or_default();
-        return Violation::new(format!("{pointer}/{field}"), "unknown_field", message);
+        // serde_path_to_error already ends the path with an unknown key.
+        let suffix = format!("/{field}");
+        let pointer = if pointer.ends_with(&suffix) { pointer.to_string() } else { format!("{pointer}{suffix}") };
+        return Violation::new(pointer, "unknown_field", message);
     }
     let code = if message.starts_with("invalid type") {
         "type"
@@ -324,7 +327,7 @@ mod tests {
             Err(ApiError::MalformedJson(_))
         ));
         assert!(matches!(
-            parse::<Outer>(b"{} trailing"),
+            parse::<Outer>(b"{\"events\":[]} trailing"),
             Err(ApiError::MalformedJson(_))
         ));
         assert!(matches!(

@@ -1,0 +1,164 @@
+//! Sessions: Start Shoot, completion, and reading a shoot back — through the
+//! real server on a loopback port, on the embedded default (no ledger).
+
+mod common;
+
+use common::Server;
+use serde_json::json;
+
+#[tokio::test]
+async fn start_shoot_is_journaled_and_acknowledged() {
+    let s = Server::start().await;
+    let r = s.post("/v1/sessions", &json!({"sessionKey": "shoot-1", "title": "Autumn lookbook", "location": "Studio B"})).await;
+    assert_eq!(r.status, 202, "{:#}", r.body);
+    assert_eq!(r.body["type"], "start_shoot");
+    assert_eq!(r.body["status"], "pending");
+    assert_eq!(r.body["replayed"], false);
+    let id = r.body["eventId"].as_str().expect("eventId");
+    assert_eq!(r.header("location"), Some(format!("/v1/events/{id}").as_str()));
+
+    let ev = s.get(&format!("/v1/events/{id}")).await;
+    assert_eq!(ev.status, 200);
+    assert_eq!(ev.body["event"], json!({"type": "start_shoot", "sessionKey": "shoot-1", "title": "Autumn lookbook", "location": "Studio B"}));
+}
+
+#[tokio::test]
+async fn client_event_id_and_clock_are_kept() {
+    let s = Server::start().await;
+    let id = "6f1c1b1e-3c7a-4d59-9a43-2f4b8d0e9a10";
+    let body = json!({"eventId": id, "sessionKey": "shoot-1", "title": "T", "at": "2026-11-30T19:30:00Z"});
+    let r = s.post("/v1/sessions", &body).await;
+    assert_eq!(r.status, 202);
+    assert_eq!(r.body["eventId"], id);
+    assert_eq!(r.body["at"], 1_796_067_000_000_i64);
+}
+
+#[tokio::test]
+async fn a_replay_returns_the_original_and_changes_nothing() {
+    let s = Server::start().await;
+    let body = json!({"eventId": "0b7e9f40-7d0c-4b5e-9a7c-8f5e1a2b3c4d", "sessionKey": "shoot-1", "title": "T"});
+    let first = s.post("/v1/sessions", &body).await;
+    let again = s.post("/v1/sessions", &body).await;
+    assert_eq!(again.status, 202);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body["replayed"], true);
+    for field in ["eventId", "journalSeq", "receivedAt", "at"] {
+        assert_eq!(again.body[field], first.body[field], "{field}");
+    }
+    assert_eq!(s.journal("shoot-1").await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_same_id_with_other_content_is_a_conflict() {
+    let s = Server::start().await;
+    let id = "0b7e9f40-7d0c-4b5e-9a7c-8f5e1a2b3c4d";
+    s.post("/v1/sessions", &json!({"eventId": id, "sessionKey": "shoot-1", "title": "T"})).await;
+    let r = s.post("/v1/sessions", &json!({"eventId": id, "sessionKey": "shoot-1", "title": "Other"})).await;
+    r.assert_problem(422, "idempotency_key_reused");
+    assert_eq!(r.pointers(), ["/eventId"]);
+    assert_eq!(r.body["eventId"], id);
+    let entries = s.journal("shoot-1").await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["event"]["title"], "T");
+}
+
+#[tokio::test]
+async fn idempotency_key_header_derives_a_stable_id() {
+    let s = Server::start().await;
+    let body = json!({"sessionKey": "shoot-1", "title": "T"});
+    let h = [("idempotency-key", "start-42")];
+    let a = s.send(reqwest::Method::POST, "/v1/sessions", &body, &h).await;
+    let b = s.send(reqwest::Method::POST, "/v1/sessions", &body, &h).await;
+    assert_eq!(a.status, 202);
+    assert_eq!(a.body["eventId"], b.body["eventId"]);
+    assert_eq!(b.header("idempotent-replayed"), Some("true"));
+    let other = s.send(reqwest::Method::POST, "/v1/sessions", &json!({"sessionKey": "shoot-1", "title": "X"}), &h).await;
+    other.assert_problem(422, "idempotency_key_reused");
+    // Without a key or id, every request is a new event.
+    let c = s.post("/v1/sessions", &body).await;
+    let d = s.post("/v1/sessions", &body).await;
+    assert_ne!(c.body["eventId"], d.body["eventId"]);
+}
+
+#[tokio::test]
+async fn invalid_fields_are_named_by_pointer_and_nothing_is_written() {
+    let s = Server::start().await;
+    let r = s.post("/v1/sessions", &json!({"sessionKey": "bad key", "title": "T"})).await;
+    r.assert_problem(422, "invalid_fields");
+    assert_eq!(r.pointers(), ["/sessionKey"]);
+
+    let r = s.post("/v1/sessions", &json!({"sessionKey": "shoot-1"})).await;
+    r.assert_problem(422, "invalid_fields");
+    assert_eq!(r.pointers(), ["/title"]);
+    assert_eq!(r.body["errors"][0]["code"], "missing");
+
+    let r = s.post("/v1/sessions", &json!({"sessionKey": "shoot-1", "title": "T", "titel": "typo"})).await;
+    assert_eq!(r.pointers(), ["/titel"]);
+
+    let r = s.post("/v1/sessions", &json!({"sessionKey": "shoot-1", "title": "x".repeat(201), "at": 1_000})).await;
+    r.assert_problem(422, "invalid_fields");
+    assert_eq!(r.pointers(), ["/title", "/at"]);
+
+    let r = s.get("/v1/sessions/shoot-1/journal").await;
+    assert_eq!(r.body["entries"], json!([]));
+}
+
+#[tokio::test]
+async fn malformed_json_wrong_type_and_oversize_bodies() {
+    let s = Server::start().await;
+    let r = s.raw(reqwest::Method::POST, "/v1/sessions", Some("application/json"), b"{\"sessionKey\":".to_vec()).await;
+    r.assert_problem(400, "malformed_json");
+    let r = s.raw(reqwest::Method::POST, "/v1/sessions", Some("text/plain"), b"{}".to_vec()).await;
+    r.assert_problem(415, "unsupported_media_type");
+    let r = s.raw(reqwest::Method::POST, "/v1/sessions", None, b"{}".to_vec()).await;
+    r.assert_problem(415, "unsupported_media_type");
+    let big = json!({"sessionKey": "shoot-1", "title": "T", "notes": "n".repeat(40 * 1024)});
+    let r = s.post("/v1/sessions", &big).await;
+    r.assert_problem(413, "payload_too_large");
+    let r = s.raw(reqwest::Method::POST, "/v1/sessions", Some("application/merge-patch+json"), br#"{"sessionKey":"s","title":"T"}"#.to_vec()).await;
+    assert_eq!(r.status, 202, "+json media types are JSON");
+}
+
+#[tokio::test]
+async fn complete_takes_an_empty_body() {
+    let s = Server::start().await;
+    let r = s.raw(reqwest::Method::POST, "/v1/sessions/shoot-1/complete", None, Vec::new()).await;
+    assert_eq!(r.status, 202, "{:#}", r.body);
+    assert_eq!(r.body["type"], "complete_session");
+    let r = s.post("/v1/sessions/shoot-1/complete", &json!({"eventId": "not-a-uuid"})).await;
+    r.assert_problem(422, "invalid_fields");
+    assert_eq!(r.pointers(), ["/eventId"]);
+    let r = s.post("/v1/sessions/bad%20key/complete", &json!({})).await;
+    r.assert_problem(422, "invalid_fields");
+    assert_eq!(r.pointers(), ["/path/sessionKey"]);
+}
+
+#[tokio::test]
+async fn reading_a_session_without_a_ledger_shows_the_journal() {
+    let s = Server::start().await;
+    s.post("/v1/sessions", &json!({"sessionKey": "shoot-1", "title": "T"})).await;
+    s.post("/v1/sessions/shoot-1/complete", &json!({})).await;
+    let r = s.get("/v1/sessions/shoot-1").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["source"], "journal");
+    assert!(r.body["note"].as_str().is_some_and(|n| n.contains("no ledger is configured")));
+    let kinds: Vec<_> = r.body["journal"].as_array().unwrap().iter().map(|e| e["type"].clone()).collect();
+    assert_eq!(kinds, [json!("start_shoot"), json!("complete_session")]);
+    s.get("/v1/sessions/unknown").await.assert_problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn the_journal_pages_in_order() {
+    let s = Server::start().await;
+    for i in 0..5 {
+        s.post("/v1/sessions", &json!({"sessionKey": "shoot-1", "title": format!("T{i}")})).await;
+    }
+    let p1 = s.get("/v1/sessions/shoot-1/journal?limit=2").await;
+    let seqs: Vec<i64> = p1.body["entries"].as_array().unwrap().iter().map(|e| e["journalSeq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs.len(), 2);
+    let next = p1.body["nextAfter"].as_i64().expect("nextAfter");
+    let p2 = s.get(&format!("/v1/sessions/shoot-1/journal?after={next}&limit=10")).await;
+    let titles: Vec<_> = p2.body["entries"].as_array().unwrap().iter().map(|e| e["event"]["title"].clone()).collect();
+    assert_eq!(titles, [json!("T2"), json!("T3"), json!("T4")]);
+    assert!(p2.body.get("nextAfter").is_none());
+}
