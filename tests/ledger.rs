@@ -1,0 +1,334 @@
+//! End to end: a whole shoot through the real HTTP server, the journal and
+//! the forwarder into the project's Convex stand-in running the real
+//! `convex/` functions, read back from the ledger.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::{Options, Server, Standin, eventually};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const WAIT: [(&str, &str); 1] = [("prefer", "wait=20")];
+
+async fn with_ledger() -> (Standin, Server) {
+    let standin = Standin::start().await;
+    let server = Server::start_with(Options {
+        convex_url: Some(standin.url.clone()),
+        ..Options::default()
+    })
+    .await;
+    (standin, server)
+}
+
+/// A write that waits for the ledger's verdict.
+async fn write(s: &Server, method: Method, path: &str, body: Value) -> common::Resp {
+    s.send(method, path, &body, &WAIT).await
+}
+
+fn applied(r: &common::Resp) -> &Value {
+    assert_eq!(r.status, 201, "expected applied: {:#}", r.body);
+    assert_eq!(r.body["status"], "delivered");
+    assert_eq!(r.body["verdict"]["verdict"], "applied", "{:#}", r.body);
+    &r.body
+}
+
+#[tokio::test]
+async fn a_whole_shoot_lands_in_the_ledger() {
+    let (standin, s) = with_ledger().await;
+    let sk = "shoot-e2e";
+
+    applied(
+        &write(
+            &s,
+            Method::POST,
+            "/v1/sessions",
+            json!({"sessionKey": sk, "title": "Autumn lookbook", "at": "2026-11-30T19:00:00Z"}),
+        )
+        .await,
+    );
+    for (id, name) in [
+        ("ipad-a", "iPad A"),
+        ("iphone-b", "iPhone B"),
+        ("iphone-c", "iPhone C"),
+    ] {
+        applied(
+            &write(
+                &s,
+                Method::POST,
+                "/v1/devices",
+                json!({"deviceId": id, "name": name, "platform": "ios"}),
+            )
+            .await,
+        );
+    }
+    let cams = s.post(&format!("/v1/sessions/{sk}/cameras"), &json!({"deviceId": "ipad-a", "cameraKey": "A", "role": "hero", "placement": {"x": 0.0, "y": -3.0, "heightM": 1.5, "focalLengthMm": 50}})).await;
+    assert_eq!(cams.status, 202);
+    applied(&write(&s, Method::POST, &format!("/v1/sessions/{sk}/cameras"), json!({"deviceId": "iphone-b", "cameraKey": "B", "role": "wide", "placement": {"x": -2.5, "panDeg": 30, "zoom": 0.5}, "clockOffsetMs": -12.5})).await);
+    applied(
+        &write(
+            &s,
+            Method::POST,
+            &format!("/v1/sessions/{sk}/cameras"),
+            json!({"deviceId": "iphone-c", "cameraKey": "C", "role": "close"}),
+        )
+        .await,
+    );
+    // A placement change: a new version of B's placement.
+    applied(
+        &write(
+            &s,
+            Method::PUT,
+            "/v1/devices/iphone-b/placement",
+            json!({"sessionKey": sk, "placement": {"x": -2.0, "panDeg": 25, "zoom": 1.0}}),
+        )
+        .await,
+    );
+
+    // Cuts among the cameras, a hold pair and two cues, as one batch.
+    let batch = write(&s, Method::POST, &format!("/v1/sessions/{sk}/director-events"), json!({"events": [
+        {"type": "cut", "cameraKey": "A"},
+        {"type": "cut", "cameraKey": "B", "fromCameraKey": "A", "transition": "dissolve", "transitionMs": 400},
+        {"type": "hold_start", "holdId": "h1", "cameraKey": "B"},
+        {"type": "cue", "cueKind": "pose", "label": "hands in pockets"},
+        {"type": "hold_end", "holdId": "h1"},
+        {"type": "cut", "cameraKey": "C", "fromCameraKey": "B"},
+        {"type": "cue", "cueKind": "look", "label": "over the shoulder"},
+        {"type": "cut", "cameraKey": "B", "fromCameraKey": "C", "transition": "cut"},
+    ]})).await;
+    assert_eq!(batch.status, 200, "{:#}", batch.body);
+    let verdicts: Vec<&str> = batch.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["verdict"]["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["applied"; 8]);
+
+    // Two still markers and one upload callback.
+    for (still, cam) in [("still-1", "A"), ("still-2", "B")] {
+        applied(&write(&s, Method::POST, &format!("/v1/sessions/{sk}/stills"), json!({"stillId": still, "cameraKey": cam, "capturedAt": "2026-11-30T19:20:00Z", "width": 4032, "height": 3024, "contentType": "image/heic"})).await);
+    }
+    applied(&write(&s, Method::POST, "/v1/callbacks/still-upload", json!({"sessionKey": sk, "stillId": "still-1", "storageRef": "s3://shoots/still-1.heic", "byteSize": 2_400_000, "sha256": "a".repeat(64)})).await);
+
+    // Rejections: a cut to a camera not in the session, a hold end without a start.
+    let r = write(
+        &s,
+        Method::POST,
+        &format!("/v1/sessions/{sk}/director-events"),
+        json!({"type": "cut", "cameraKey": "Z"}),
+    )
+    .await;
+    r.assert_problem(422, "camera_not_in_session");
+    let rejected_cut = r.body["eventId"].as_str().unwrap().to_string();
+    let r = write(
+        &s,
+        Method::POST,
+        &format!("/v1/sessions/{sk}/director-events"),
+        json!({"type": "hold_end", "holdId": "h9"}),
+    )
+    .await;
+    r.assert_problem(422, "hold_not_open");
+
+    let done = write(
+        &s,
+        Method::POST,
+        &format!("/v1/sessions/{sk}/complete"),
+        json!({"at": "2026-11-30T20:30:00Z"}),
+    )
+    .await;
+    applied(&done);
+    // A write after complete is a conflict; a replay of an earlier write is not.
+    let r = write(
+        &s,
+        Method::POST,
+        &format!("/v1/sessions/{sk}/director-events"),
+        json!({"type": "marker", "label": "late"}),
+    )
+    .await;
+    r.assert_problem(409, "session_completed");
+
+    // The rejected event is kept in the journal with its verdict.
+    let ev = s.get(&format!("/v1/events/{rejected_cut}")).await;
+    assert_eq!(ev.body["status"], "rejected");
+    assert_eq!(ev.body["verdict"]["code"], "camera_not_in_session");
+
+    // Read the ledger back through the service.
+    let view = s.get(&format!("/v1/sessions/{sk}")).await;
+    assert_eq!(view.status, 200, "{:#}", view.body);
+    assert_eq!(view.body["source"], "ledger");
+    let l = &view.body["ledger"];
+    let session = &l["session"];
+    assert_eq!(session["status"], "completed");
+    assert_eq!(session["kind"], "photoshoot_performance");
+    assert_eq!(
+        session["heroCameraKey"], "B",
+        "the hero feed follows the last cut"
+    );
+    assert_eq!(
+        session["summary"],
+        json!({"durationMs": 5_400_000.0, "cameras": 3.0, "cuts": 4.0, "holds": 1.0, "stills": 2.0, "cues": 2.0, "events": 10.0, "holdsClosedOnComplete": 0.0})
+    );
+
+    let cameras = l["cameras"].as_array().unwrap();
+    assert_eq!(cameras.len(), 3);
+    let b = cameras.iter().find(|c| c["cameraKey"] == "B").unwrap();
+    assert_eq!(b["placementVersion"], 2.0);
+    assert_eq!(b["placement"]["x"], -2.0);
+    assert_eq!(b["clockOffsetMs"], -12.5);
+    let history: Vec<(String, f64)> = l["placements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["cameraKey"].as_str().unwrap().to_string(),
+                p["version"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("A".to_string(), 1.0),
+            ("B".to_string(), 1.0),
+            ("B".to_string(), 2.0)
+        ]
+    );
+
+    let events = l["events"].as_array().unwrap();
+    let seq: Vec<f64> = events
+        .iter()
+        .map(|e| e["sequence"].as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        seq,
+        (1..=10).map(f64::from).collect::<Vec<_>>(),
+        "sequence has no gaps and is in order"
+    );
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "cut",
+            "cut",
+            "hold_start",
+            "cue",
+            "hold_end",
+            "cut",
+            "cue",
+            "cut",
+            "still",
+            "still"
+        ]
+    );
+
+    let stills = l["stills"].as_array().unwrap();
+    assert_eq!(stills.len(), 2);
+    for still in stills {
+        let ev = events
+            .iter()
+            .find(|e| e["_id"] == still["directorEventId"])
+            .expect("still links its event");
+        assert_eq!(
+            ev["stillId"], still["stillId"],
+            "the event links the still back"
+        );
+    }
+    let s1 = stills.iter().find(|x| x["stillId"] == "still-1").unwrap();
+    assert_eq!(
+        s1["storageRef"], "s3://shoots/still-1.heic",
+        "the upload callback completed the same row"
+    );
+    let s2 = stills.iter().find(|x| x["stillId"] == "still-2").unwrap();
+    assert!(s2.get("storageRef").is_none());
+
+    // The ledger itself agrees with what the service read.
+    let direct = standin
+        .query("ledger:session", json!({"sessionKey": sk}))
+        .await;
+    assert_eq!(direct["events"].as_array().unwrap().len(), 10);
+    // Everything journaled is settled.
+    let ready = s.get("/readyz").await;
+    assert_eq!(ready.body["ledger"], "connected");
+    assert_eq!(ready.body["backlog"], 0);
+}
+
+#[tokio::test]
+async fn the_forwarder_recovers_from_a_ledger_restart_with_nothing_lost_or_doubled() {
+    let (mut standin, s) = with_ledger().await;
+    let sk = "shoot-restart";
+    applied(
+        &write(
+            &s,
+            Method::POST,
+            "/v1/sessions",
+            json!({"sessionKey": sk, "title": "Restart"}),
+        )
+        .await,
+    );
+
+    let mut acked: Vec<String> = Vec::new();
+    let mut send_markers = async |s: &Server, from: usize, to: usize| {
+        for i in from..to {
+            let r = s
+                .post(
+                    &format!("/v1/sessions/{sk}/director-events"),
+                    &json!({"type": "marker", "label": format!("m{i}")}),
+                )
+                .await;
+            assert_eq!(r.status, 202, "{:#}", r.body);
+            acked.push(r.body["eventId"].as_str().unwrap().to_string());
+        }
+    };
+    send_markers(&s, 0, 50).await;
+    standin.kill().await;
+    // The ledger is down: the service keeps accepting into the journal.
+    send_markers(&s, 50, 120).await;
+    let degraded = eventually(20, "readyz to show the ledger down", || async {
+        let r = s.get("/readyz").await;
+        (r.body["ledger"] == "disconnected").then_some(r)
+    })
+    .await;
+    assert_eq!(degraded.status, 200, "the journal still takes writes");
+    assert!(degraded.body["backlog"].as_u64().unwrap() > 0);
+    let metrics = s.get("/metrics").await;
+    assert!(
+        metrics
+            .body
+            .as_str()
+            .unwrap()
+            .contains("shootlog_ledger_connected 0")
+    );
+
+    standin.start_again().await;
+    send_markers(&s, 120, 150).await;
+    eventually(60, "the backlog to drain", || async {
+        let r = s.get("/readyz").await;
+        (r.body["backlog"] == 0 && r.body["ledger"] == "connected").then_some(())
+    })
+    .await;
+
+    let ledger = standin
+        .query("ledger:session", json!({"sessionKey": sk}))
+        .await;
+    let events = ledger["events"].as_array().unwrap();
+    let ids: Vec<&str> = events
+        .iter()
+        .map(|e| e["eventId"].as_str().unwrap())
+        .collect();
+    let unique: HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), unique.len(), "no event twice");
+    let acked_set: HashSet<&str> = acked.iter().map(String::as_str).collect();
+    assert_eq!(unique, acked_set, "exactly the acknowledged events");
+    let labels: Vec<String> = events
+        .iter()
+        .map(|e| e["label"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        labels,
+        (0..150).map(|i| format!("m{i}")).collect::<Vec<_>>(),
+        "in the order they were sent"
+    );
+}
