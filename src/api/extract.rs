@@ -164,10 +164,22 @@ fn violation(pointer: &str, message: &str) -> Violation {
         let field = quoted(rest).unwrap_or_default();
         // serde_path_to_error already ends the path with an unknown key.
         let suffix = format!("/{field}");
-        let pointer = if pointer.ends_with(&suffix) { pointer.to_string() } else { format!("{pointer}{suffix}") };
+        let pointer = if pointer.ends_with(&suffix) {
+            pointer.to_string()
+        } else {
+            format!("{pointer}{suffix}")
+        };
         return Violation::new(pointer, "unknown_field", message);
     }
-    let code = if message.starts_with("invalid type") {
+    let code = if message.starts_with("may contain only") {
+        "charset"
+    } else if message.starts_with("must not be empty") {
+        "empty"
+    } else if message.starts_with("must be at most") {
+        "too_long"
+    } else if message.starts_with("must be epoch milliseconds") {
+        "format"
+    } else if message.starts_with("invalid type") {
         "type"
     } else if message.starts_with("unknown variant") {
         "unknown_variant"
