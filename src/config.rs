@@ -7,14 +7,13 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::api::auth::{Credentials, Sender};
+use crate::api::limits::Rate;
+use crate::domain::DeviceId;
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "shootlog",
-    version,
-    about = "Makes a live photoshoot write its own history"
-)]
+#[command(name = "shootlog", version, about = "Makes a live photoshoot write its own history")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -35,6 +34,13 @@ pub enum Command {
         #[arg(long)]
         session: Option<String>,
     },
+    /// Issue a device token: prints the token (give it to the device) and the
+    /// line to add to the device token file (only its hash).
+    Token {
+        /// The device the token is for.
+        #[arg(long)]
+        device: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -48,16 +54,14 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
 
     /// Log format.
-    #[arg(
-        long,
-        env = "SHOOTLOG_LOG_FORMAT",
-        value_enum,
-        default_value = "pretty"
-    )]
+    #[arg(long, env = "SHOOTLOG_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
 
     #[command(flatten)]
     pub ledger: LedgerConfig,
+
+    #[command(flatten)]
+    pub auth: AuthConfig,
 
     /// Most undelivered events the journal holds before writes answer 503.
     #[arg(long, env = "SHOOTLOG_MAX_BACKLOG", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
@@ -68,9 +72,62 @@ pub struct ServeConfig {
     #[arg(long, env = "SHOOTLOG_RETENTION_HOURS", default_value_t = 72)]
     pub retention_hours: u64,
 
-    /// The longest a request may take, in seconds.
-    #[arg(long, env = "SHOOTLOG_REQUEST_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    /// The longest a request may take, body included, in seconds (a stalled
+    /// upload on venue Wi-Fi is cut off after this).
+    #[arg(long, env = "SHOOTLOG_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout_secs: u64,
+
+    /// The longest a client may take to send its request headers, in seconds.
+    #[arg(long, env = "SHOOTLOG_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub header_timeout_secs: u64,
+
+    /// Requests handled at once; beyond, new ones are shed with 503.
+    #[arg(long, env = "SHOOTLOG_MAX_CONCURRENCY", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_concurrency: u64,
+
+    /// Events per second one device may write (token bucket).
+    #[arg(long, env = "SHOOTLOG_DEVICE_RATE", default_value_t = 20.0)]
+    pub device_rate: f64,
+
+    /// Burst of events one device may write at once.
+    #[arg(long, env = "SHOOTLOG_DEVICE_BURST", default_value_t = 100.0)]
+    pub device_burst: f64,
+
+    /// How often settled entries past retention are compacted, in seconds.
+    #[arg(long, env = "SHOOTLOG_COMPACT_INTERVAL_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub compact_interval_secs: u64,
+}
+
+/// Credentials. Secrets come from the environment (fly.io secrets), never
+/// from files in the image or the repository, and are never logged.
+#[derive(Debug, Clone, Args)]
+pub struct AuthConfig {
+    /// Operator token: every read and write, Swagger UI debugging.
+    #[arg(long, env = "SHOOTLOG_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Device tokens as `deviceId=token` pairs, comma-separated.
+    #[arg(long, env = "SHOOTLOG_DEVICE_TOKENS", hide_env_values = true, value_delimiter = ',')]
+    pub device_tokens: Vec<String>,
+
+    /// A file of `deviceId <sha256 hex of token>` lines (`shootlog token`
+    /// prints them): tokens are never stored in plain text.
+    #[arg(long, env = "SHOOTLOG_DEVICE_TOKENS_FILE")]
+    pub device_tokens_file: Option<PathBuf>,
+
+    /// Live Director's Standard Webhooks secrets (`whsec_…`), comma-separated
+    /// (several during a key rotation).
+    #[arg(long, env = "SHOOTLOG_LIVE_DIRECTOR_SECRETS", hide_env_values = true, value_delimiter = ',')]
+    pub live_director_secrets: Vec<String>,
+
+    /// The still uploader's Standard Webhooks secrets, comma-separated.
+    #[arg(long, env = "SHOOTLOG_STILL_UPLOADER_SECRETS", hide_env_values = true, value_delimiter = ',')]
+    pub still_uploader_secrets: Vec<String>,
+
+    /// Serve without credentials on a non-loopback address (never in
+    /// production).
+    #[arg(long, env = "SHOOTLOG_ALLOW_UNAUTHENTICATED", default_value_t = false)]
+    pub allow_unauthenticated: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -98,6 +155,14 @@ pub struct LedgerConfig {
 /// A setting that makes no sense.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error(
+        "no credentials are configured, and {0} is not a loopback address: set SHOOTLOG_ADMIN_TOKEN (and device tokens, webhook secrets), or SHOOTLOG_ALLOW_UNAUTHENTICATED=true"
+    )]
+    OpenOnNetwork(SocketAddr),
+    #[error("{what}: {reason}")]
+    Credential { what: String, reason: String },
+    #[error("device rate and burst must be positive numbers")]
+    Rate,
     #[error("CONVEX_URL {0:?} must start with http://, https://, ws:// or wss://")]
     ConvexUrl(String),
     #[error("CONVEX_DEPLOY_KEY is set but CONVEX_URL is not")]
@@ -107,10 +172,7 @@ pub enum ConfigError {
 impl ServeConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if let Some(url) = &self.ledger.convex_url {
-            let ok = ["http://", "https://", "ws://", "wss://"]
-                .iter()
-                .any(|p| url.starts_with(p))
-                && url.len() > 8;
+            let ok = ["http://", "https://", "ws://", "wss://"].iter().any(|p| url.starts_with(p)) && url.len() > 8;
             if !ok {
                 return Err(ConfigError::ConvexUrl(url.clone()));
             }
@@ -118,6 +180,53 @@ impl ServeConfig {
             return Err(ConfigError::KeyWithoutUrl);
         }
         Ok(())
+    }
+
+    /// The credentials this configuration names; refuses to serve without
+    /// any on a non-loopback address.
+    pub fn credentials(&self) -> Result<Credentials, ConfigError> {
+        let a = &self.auth;
+        let mut c = Credentials::default();
+        let bad = |what: &str, e: &dyn std::fmt::Display| ConfigError::Credential {
+            what: what.into(),
+            reason: e.to_string(),
+        };
+        if let Some(t) = &a.admin_token {
+            c.add_admin_token(t).map_err(|e| bad("SHOOTLOG_ADMIN_TOKEN", &e))?;
+        }
+        for pair in a.device_tokens.iter().filter(|p| !p.trim().is_empty()) {
+            let (id, token) =
+                pair.split_once('=').ok_or_else(|| bad("SHOOTLOG_DEVICE_TOKENS", &"expected deviceId=token"))?;
+            let device = DeviceId::parse(id.trim()).map_err(|e| bad("SHOOTLOG_DEVICE_TOKENS", &e))?;
+            c.add_device_token(device, token.trim()).map_err(|e| bad("SHOOTLOG_DEVICE_TOKENS", &e))?;
+        }
+        if let Some(path) = &a.device_tokens_file {
+            let text = std::fs::read_to_string(path).map_err(|e| bad(&path.display().to_string(), &e))?;
+            c.add_device_token_file(&text).map_err(|e| bad(&path.display().to_string(), &e))?;
+        }
+        for (sender, secrets, what) in [
+            (Sender::LiveDirector, &a.live_director_secrets, "SHOOTLOG_LIVE_DIRECTOR_SECRETS"),
+            (Sender::StillUploader, &a.still_uploader_secrets, "SHOOTLOG_STILL_UPLOADER_SECRETS"),
+        ] {
+            for s in secrets.iter().filter(|s| !s.trim().is_empty()) {
+                c.add_webhook_secret(sender, s).map_err(|e| bad(what, &e))?;
+            }
+        }
+        if c.is_empty() && !self.listen.ip().is_loopback() && !a.allow_unauthenticated {
+            return Err(ConfigError::OpenOnNetwork(self.listen));
+        }
+        Ok(c)
+    }
+
+    pub fn rate(&self) -> Result<Rate, ConfigError> {
+        if !(self.device_rate > 0.0
+            && self.device_burst >= 1.0
+            && self.device_rate.is_finite()
+            && self.device_burst.is_finite())
+        {
+            return Err(ConfigError::Rate);
+        }
+        Ok(Rate { per_second: self.device_rate, burst: self.device_burst })
     }
 
     pub fn journal_path(&self) -> PathBuf {

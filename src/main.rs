@@ -14,6 +14,7 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init(cli.serve.log_format);
             service::serve(cli.serve, shutdown_signal()).await
         }
+        Command::Token { device } => service::issue_token(&device),
         Command::Replay { session } => {
             telemetry::init(cli.serve.log_format);
             service::replay(cli.serve, session).await

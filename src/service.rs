@@ -35,69 +35,48 @@ pub async fn connect_ledger(cfg: &LedgerConfig) -> anyhow::Result<Arc<dyn Ledger
 
 pub fn open_journal(cfg: &ServeConfig) -> anyhow::Result<Journal> {
     let path = cfg.journal_path();
-    Journal::open(
-        &path,
-        JournalOptions {
-            max_pending: cfg.max_backlog,
-            ..JournalOptions::default()
-        },
-    )
-    .with_context(|| format!("cannot open the journal at {}", path.display()))
+    Journal::open(&path, JournalOptions { max_pending: cfg.max_backlog, ..JournalOptions::default() })
+        .with_context(|| format!("cannot open the journal at {}", path.display()))
 }
 
 fn forwarder_options(cfg: &LedgerConfig) -> ForwarderOptions {
-    ForwarderOptions {
-        batch_size: cfg.batch_size,
-        ..ForwarderOptions::default()
-    }
+    ForwarderOptions { batch_size: cfg.batch_size, ..ForwarderOptions::default() }
 }
 
 /// Runs the service until `shutdown` resolves, then drains: new writes get
 /// 503, in-flight requests finish, the forwarder stops after its batch, and
 /// the journal commits what it has queued.
-pub async fn serve(
-    cfg: ServeConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     cfg.validate()?;
+    let credentials = cfg.credentials()?;
+    let rate = cfg.rate()?;
+    if credentials.is_empty() {
+        tracing::warn!("no credentials configured: writes and reads are open (loopback only)");
+    }
     let journal = open_journal(&cfg)?;
     let ledger = connect_ledger(&cfg.ledger).await?;
     let metrics = Arc::new(Metrics::default());
-    let state = AppState::new(journal.clone(), ledger.clone(), metrics.clone());
+    let state = AppState::new(journal.clone(), ledger.clone(), metrics.clone(), credentials, rate);
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let forwarder = ledger.is_configured().then(|| {
-        let f = Forwarder::new(
-            journal.clone(),
-            ledger.clone(),
-            metrics.clone(),
-            forwarder_options(&cfg.ledger),
-        );
+        let f = Forwarder::new(journal.clone(), ledger.clone(), metrics.clone(), forwarder_options(&cfg.ledger));
         tokio::spawn(f.run(stop_rx.clone()))
     });
-    let compactor = cfg
-        .retention()
-        .map(|keep| tokio::spawn(compact_loop(journal.clone(), keep, stop_rx.clone())));
+    let every = Duration::from_secs(cfg.compact_interval_secs);
+    let compactor = cfg.retention().map(|keep| tokio::spawn(compact_loop(journal.clone(), keep, every, stop_rx.clone())));
 
-    let listener = TcpListener::bind(cfg.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let listener = TcpListener::bind(cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     // One machine-readable line on stdout, for scripts and the test harness.
     println!("SHOOTLOG_LISTENING=http://{addr}");
     tracing::info!(%addr, ledger = ledger.mode(), journal = %journal.path().display(), backlog = journal.depth().pending, "shootlog is listening");
     if !ledger.is_configured() {
-        tracing::info!(
-            "no ledger configured (CONVEX_URL unset): events stay pending in the journal"
-        );
+        tracing::info!("no ledger configured (CONVEX_URL unset): events stay pending in the journal");
     }
 
-    let app = api::router(
-        state.clone(),
-        HttpLimits {
-            request_timeout: cfg.request_timeout(),
-        },
-    );
+    let limits = HttpLimits { request_timeout: cfg.request_timeout(), max_concurrency: cfg.max_concurrency as usize };
+    let app = api::router(state.clone(), limits);
     let drain_state = state.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -119,7 +98,7 @@ pub async fn serve(
     Ok(())
 }
 
-async fn compact_loop(journal: Journal, keep: Duration, mut stop: watch::Receiver<bool>) {
+async fn compact_loop(journal: Journal, keep: Duration, every: Duration, mut stop: watch::Receiver<bool>) {
     loop {
         let before = Millis(Millis::now().0 - keep.as_millis() as i64);
         match journal.compact(before).await {
@@ -128,7 +107,7 @@ async fn compact_loop(journal: Journal, keep: Duration, mut stop: watch::Receive
             Err(e) => tracing::warn!(error = %e, "journal compaction failed"),
         }
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(300)) => {}
+            _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
     }
@@ -138,15 +117,12 @@ async fn compact_loop(journal: Journal, keep: Duration, mut stop: watch::Receive
 /// into the ledger, then exits.
 pub async fn replay(cfg: ServeConfig, session: Option<String>) -> anyhow::Result<()> {
     cfg.validate()?;
-    anyhow::ensure!(
-        cfg.ledger.convex_url.is_some(),
-        "replay needs a ledger: set CONVEX_URL (and CONVEX_DEPLOY_KEY)"
-    );
+    anyhow::ensure!(cfg.ledger.convex_url.is_some(), "replay needs a ledger: set CONVEX_URL (and CONVEX_DEPLOY_KEY)");
     let journal = open_journal(&cfg)?;
     let partition = match session {
         Some(s) => {
-            let key = crate::domain::SessionKey::parse(s.clone())
-                .map_err(|e| anyhow::anyhow!("--session {s:?}: {e}"))?;
+            let key =
+                crate::domain::SessionKey::parse(s.clone()).map_err(|e| anyhow::anyhow!("--session {s:?}: {e}"))?;
             Some(crate::domain::Partition::for_session(&key))
         }
         None => None,
@@ -156,13 +132,7 @@ pub async fn replay(cfg: ServeConfig, session: Option<String>) -> anyhow::Result
     let metrics = Arc::new(Metrics::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let task = tokio::spawn(
-        Forwarder::new(
-            journal.clone(),
-            ledger,
-            metrics.clone(),
-            forwarder_options(&cfg.ledger),
-        )
-        .run(stop_rx),
+        Forwarder::new(journal.clone(), ledger, metrics.clone(), forwarder_options(&cfg.ledger)).run(stop_rx),
     );
     let total = journal.depth().pending;
     println!("replaying {total} events ({requeued} re-queued)");
@@ -179,5 +149,20 @@ pub async fn replay(cfg: ServeConfig, session: Option<String>) -> anyhow::Result
     );
     journal.close().await;
     anyhow::ensure!(d.pending == 0, "{} events still pending", d.pending);
+    Ok(())
+}
+
+/// `shootlog token --device ID`: a new random device token and the line (its
+/// hash) for the device token file.
+pub fn issue_token(device: &str) -> anyhow::Result<()> {
+    use base64::Engine;
+    use rand::RngCore;
+    let device = crate::domain::DeviceId::parse(device).map_err(|e| anyhow::anyhow!("--device {device:?}: {e}"))?;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = format!("sld_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
+    let hash: String = crate::api::auth::token_hash(&token).iter().map(|b| format!("{b:02x}")).collect();
+    println!("token for {device} (give it to the device; it is not stored anywhere):\n  {token}");
+    println!("line for SHOOTLOG_DEVICE_TOKENS_FILE:\n  {device} {hash}");
     Ok(())
 }

@@ -21,23 +21,15 @@ pub enum LogFormat {
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,convex=warn,tungstenite=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Pretty => builder.compact().try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
     };
 }
 
 /// Upper bounds (seconds) of the delivery-latency histogram buckets.
-const LATENCY_BUCKETS: [f64; 12] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0,
-];
+const LATENCY_BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0];
 
 /// Counters of the service since start.
 #[derive(Default)]
@@ -87,107 +79,41 @@ impl Metrics {
         let mut out = String::with_capacity(2048);
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let counters: [(&str, &str, u64); 8] = [
-            (
-                "shootlog_events_accepted_total",
-                "Events newly journaled (2xx).",
-                load(&self.accepted),
-            ),
-            (
-                "shootlog_events_replayed_total",
-                "Idempotent replays answered from the journal.",
-                load(&self.replayed),
-            ),
-            (
-                "shootlog_requests_refused_total",
-                "Write requests refused with 4xx/5xx.",
-                load(&self.refused),
-            ),
-            (
-                "shootlog_events_delivered_total",
-                "Events the ledger applied (or had applied).",
-                load(&self.delivered),
-            ),
-            (
-                "shootlog_events_rejected_total",
-                "Events the ledger rejected.",
-                load(&self.rejected),
-            ),
-            (
-                "shootlog_delivery_retries_total",
-                "Batches re-sent after a transport failure.",
-                load(&self.retried),
-            ),
+            ("shootlog_events_accepted_total", "Events newly journaled (2xx).", load(&self.accepted)),
+            ("shootlog_events_replayed_total", "Idempotent replays answered from the journal.", load(&self.replayed)),
+            ("shootlog_requests_refused_total", "Write requests refused with 4xx/5xx.", load(&self.refused)),
+            ("shootlog_events_delivered_total", "Events the ledger applied (or had applied).", load(&self.delivered)),
+            ("shootlog_events_rejected_total", "Events the ledger rejected.", load(&self.rejected)),
+            ("shootlog_delivery_retries_total", "Batches re-sent after a transport failure.", load(&self.retried)),
             (
                 "shootlog_events_isolated_total",
                 "Events isolated because the ledger function failed on them.",
                 load(&self.isolated),
             ),
-            (
-                "shootlog_ledger_batches_total",
-                "Batches the ledger answered.",
-                load(&self.batches),
-            ),
+            ("shootlog_ledger_batches_total", "Batches the ledger answered.", load(&self.batches)),
         ];
         for (name, help, v) in counters {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
-            );
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
         }
         let gauges: [(&str, &str, u64); 6] = [
-            (
-                "shootlog_journal_backlog",
-                "Journaled events not yet settled by the ledger.",
-                g.pending,
-            ),
-            (
-                "shootlog_journal_delivered",
-                "Delivered entries kept in the journal.",
-                g.delivered_kept,
-            ),
-            (
-                "shootlog_journal_rejected",
-                "Rejected entries kept in the journal.",
-                g.rejected_kept,
-            ),
-            (
-                "shootlog_journal_commits",
-                "Journal transactions committed since start.",
-                g.journal_commits,
-            ),
-            (
-                "shootlog_ledger_configured",
-                "1 if a ledger is configured.",
-                u64::from(g.ledger_configured),
-            ),
-            (
-                "shootlog_ledger_connected",
-                "1 if the ledger connection is up.",
-                u64::from(g.ledger_connected),
-            ),
+            ("shootlog_journal_backlog", "Journaled events not yet settled by the ledger.", g.pending),
+            ("shootlog_journal_delivered", "Delivered entries kept in the journal.", g.delivered_kept),
+            ("shootlog_journal_rejected", "Rejected entries kept in the journal.", g.rejected_kept),
+            ("shootlog_journal_commits", "Journal transactions committed since start.", g.journal_commits),
+            ("shootlog_ledger_configured", "1 if a ledger is configured.", u64::from(g.ledger_configured)),
+            ("shootlog_ledger_connected", "1 if the ledger connection is up.", u64::from(g.ledger_connected)),
         ];
         for (name, help, v) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }
         let name = "shootlog_delivery_latency_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Time from receipt to the ledger's verdict.\n# TYPE {name} histogram"
-        );
+        let _ = writeln!(out, "# HELP {name} Time from receipt to the ledger's verdict.\n# TYPE {name} histogram");
         for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{le=\"{le}\"}} {}",
-                load(&self.latency_buckets[i])
-            );
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {}", load(&self.latency_buckets[i]));
         }
         let count = load(&self.latency_count);
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(
-            out,
-            "{name}_sum {}",
-            load(&self.latency_sum_ms) as f64 / 1000.0
-        );
+        let _ = writeln!(out, "{name}_sum {}", load(&self.latency_sum_ms) as f64 / 1000.0);
         let _ = writeln!(out, "{name}_count {count}");
         out
     }

@@ -14,11 +14,7 @@ const WAIT: [(&str, &str); 1] = [("prefer", "wait=20")];
 
 async fn with_ledger() -> (Standin, Server) {
     let standin = Standin::start().await;
-    let server = Server::start_with(Options {
-        convex_url: Some(standin.url.clone()),
-        ..Options::default()
-    })
-    .await;
+    let server = Server::start_with(Options { convex_url: Some(standin.url.clone()), ..Options::default() }).await;
     (standin, server)
 }
 
@@ -48,19 +44,9 @@ async fn a_whole_shoot_lands_in_the_ledger() {
         )
         .await,
     );
-    for (id, name) in [
-        ("ipad-a", "iPad A"),
-        ("iphone-b", "iPhone B"),
-        ("iphone-c", "iPhone C"),
-    ] {
+    for (id, name) in [("ipad-a", "iPad A"), ("iphone-b", "iPhone B"), ("iphone-c", "iPhone C")] {
         applied(
-            &write(
-                &s,
-                Method::POST,
-                "/v1/devices",
-                json!({"deviceId": id, "name": name, "platform": "ios"}),
-            )
-            .await,
+            &write(&s, Method::POST, "/v1/devices", json!({"deviceId": id, "name": name, "platform": "ios"})).await,
         );
     }
     let cams = s.post(&format!("/v1/sessions/{sk}/cameras"), &json!({"deviceId": "ipad-a", "cameraKey": "A", "role": "hero", "placement": {"x": 0.0, "y": -3.0, "heightM": 1.5, "focalLengthMm": 50}})).await;
@@ -87,23 +73,25 @@ async fn a_whole_shoot_lands_in_the_ledger() {
     );
 
     // Cuts among the cameras, a hold pair and two cues, as one batch.
-    let batch = write(&s, Method::POST, &format!("/v1/sessions/{sk}/director-events"), json!({"events": [
-        {"type": "cut", "cameraKey": "A"},
-        {"type": "cut", "cameraKey": "B", "fromCameraKey": "A", "transition": "dissolve", "transitionMs": 400},
-        {"type": "hold_start", "holdId": "h1", "cameraKey": "B"},
-        {"type": "cue", "cueKind": "pose", "label": "hands in pockets"},
-        {"type": "hold_end", "holdId": "h1"},
-        {"type": "cut", "cameraKey": "C", "fromCameraKey": "B"},
-        {"type": "cue", "cueKind": "look", "label": "over the shoulder"},
-        {"type": "cut", "cameraKey": "B", "fromCameraKey": "C", "transition": "cut"},
-    ]})).await;
+    let batch = write(
+        &s,
+        Method::POST,
+        &format!("/v1/sessions/{sk}/director-events"),
+        json!({"events": [
+            {"type": "cut", "cameraKey": "A"},
+            {"type": "cut", "cameraKey": "B", "fromCameraKey": "A", "transition": "dissolve", "transitionMs": 400},
+            {"type": "hold_start", "holdId": "h1", "cameraKey": "B"},
+            {"type": "cue", "cueKind": "pose", "label": "hands in pockets"},
+            {"type": "hold_end", "holdId": "h1"},
+            {"type": "cut", "cameraKey": "C", "fromCameraKey": "B"},
+            {"type": "cue", "cueKind": "look", "label": "over the shoulder"},
+            {"type": "cut", "cameraKey": "B", "fromCameraKey": "C", "transition": "cut"},
+        ]}),
+    )
+    .await;
     assert_eq!(batch.status, 200, "{:#}", batch.body);
-    let verdicts: Vec<&str> = batch.body["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["verdict"]["verdict"].as_str().unwrap())
-        .collect();
+    let verdicts: Vec<&str> =
+        batch.body["events"].as_array().unwrap().iter().map(|e| e["verdict"]["verdict"].as_str().unwrap()).collect();
     assert_eq!(verdicts, ["applied"; 8]);
 
     // Two still markers and one upload callback.
@@ -131,13 +119,8 @@ async fn a_whole_shoot_lands_in_the_ledger() {
     .await;
     r.assert_problem(422, "hold_not_open");
 
-    let done = write(
-        &s,
-        Method::POST,
-        &format!("/v1/sessions/{sk}/complete"),
-        json!({"at": "2026-11-30T20:30:00Z"}),
-    )
-    .await;
+    let done =
+        write(&s, Method::POST, &format!("/v1/sessions/{sk}/complete"), json!({"at": "2026-11-30T20:30:00Z"})).await;
     applied(&done);
     // A write after complete is a conflict; a replay of an earlier write is not.
     let r = write(
@@ -162,10 +145,7 @@ async fn a_whole_shoot_lands_in_the_ledger() {
     let session = &l["session"];
     assert_eq!(session["status"], "completed");
     assert_eq!(session["kind"], "photoshoot_performance");
-    assert_eq!(
-        session["heroCameraKey"], "B",
-        "the hero feed follows the last cut"
-    );
+    assert_eq!(session["heroCameraKey"], "B", "the hero feed follows the last cut");
     assert_eq!(
         session["summary"],
         json!({"durationMs": 5_400_000.0, "cameras": 3.0, "cuts": 4.0, "holds": 1.0, "stills": 2.0, "cues": 2.0, "events": 10.0, "holdsClosedOnComplete": 0.0})
@@ -181,73 +161,29 @@ async fn a_whole_shoot_lands_in_the_ledger() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| {
-            (
-                p["cameraKey"].as_str().unwrap().to_string(),
-                p["version"].as_f64().unwrap(),
-            )
-        })
+        .map(|p| (p["cameraKey"].as_str().unwrap().to_string(), p["version"].as_f64().unwrap()))
         .collect();
-    assert_eq!(
-        history,
-        [
-            ("A".to_string(), 1.0),
-            ("B".to_string(), 1.0),
-            ("B".to_string(), 2.0)
-        ]
-    );
+    assert_eq!(history, [("A".to_string(), 1.0), ("B".to_string(), 1.0), ("B".to_string(), 2.0)]);
 
     let events = l["events"].as_array().unwrap();
-    let seq: Vec<f64> = events
-        .iter()
-        .map(|e| e["sequence"].as_f64().unwrap())
-        .collect();
-    assert_eq!(
-        seq,
-        (1..=10).map(f64::from).collect::<Vec<_>>(),
-        "sequence has no gaps and is in order"
-    );
+    let seq: Vec<f64> = events.iter().map(|e| e["sequence"].as_f64().unwrap()).collect();
+    assert_eq!(seq, (1..=10).map(f64::from).collect::<Vec<_>>(), "sequence has no gaps and is in order");
     let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(
-        kinds,
-        [
-            "cut",
-            "cut",
-            "hold_start",
-            "cue",
-            "hold_end",
-            "cut",
-            "cue",
-            "cut",
-            "still",
-            "still"
-        ]
-    );
+    assert_eq!(kinds, ["cut", "cut", "hold_start", "cue", "hold_end", "cut", "cue", "cut", "still", "still"]);
 
     let stills = l["stills"].as_array().unwrap();
     assert_eq!(stills.len(), 2);
     for still in stills {
-        let ev = events
-            .iter()
-            .find(|e| e["_id"] == still["directorEventId"])
-            .expect("still links its event");
-        assert_eq!(
-            ev["stillId"], still["stillId"],
-            "the event links the still back"
-        );
+        let ev = events.iter().find(|e| e["_id"] == still["directorEventId"]).expect("still links its event");
+        assert_eq!(ev["stillId"], still["stillId"], "the event links the still back");
     }
     let s1 = stills.iter().find(|x| x["stillId"] == "still-1").unwrap();
-    assert_eq!(
-        s1["storageRef"], "s3://shoots/still-1.heic",
-        "the upload callback completed the same row"
-    );
+    assert_eq!(s1["storageRef"], "s3://shoots/still-1.heic", "the upload callback completed the same row");
     let s2 = stills.iter().find(|x| x["stillId"] == "still-2").unwrap();
     assert!(s2.get("storageRef").is_none());
 
     // The ledger itself agrees with what the service read.
-    let direct = standin
-        .query("ledger:session", json!({"sessionKey": sk}))
-        .await;
+    let direct = standin.query("ledger:session", json!({"sessionKey": sk})).await;
     assert_eq!(direct["events"].as_array().unwrap().len(), 10);
     // Everything journaled is settled.
     let ready = s.get("/readyz").await;
@@ -259,15 +195,7 @@ async fn a_whole_shoot_lands_in_the_ledger() {
 async fn the_forwarder_recovers_from_a_ledger_restart_with_nothing_lost_or_doubled() {
     let (mut standin, s) = with_ledger().await;
     let sk = "shoot-restart";
-    applied(
-        &write(
-            &s,
-            Method::POST,
-            "/v1/sessions",
-            json!({"sessionKey": sk, "title": "Restart"}),
-        )
-        .await,
-    );
+    applied(&write(&s, Method::POST, "/v1/sessions", json!({"sessionKey": sk, "title": "Restart"})).await);
 
     let mut acked: Vec<String> = Vec::new();
     let mut send_markers = async |s: &Server, from: usize, to: usize| {
@@ -294,13 +222,7 @@ async fn the_forwarder_recovers_from_a_ledger_restart_with_nothing_lost_or_doubl
     assert_eq!(degraded.status, 200, "the journal still takes writes");
     assert!(degraded.body["backlog"].as_u64().unwrap() > 0);
     let metrics = s.get("/metrics").await;
-    assert!(
-        metrics
-            .body
-            .as_str()
-            .unwrap()
-            .contains("shootlog_ledger_connected 0")
-    );
+    assert!(metrics.body.as_str().unwrap().contains("shootlog_ledger_connected 0"));
 
     standin.start_again().await;
     send_markers(&s, 120, 150).await;
@@ -310,25 +232,13 @@ async fn the_forwarder_recovers_from_a_ledger_restart_with_nothing_lost_or_doubl
     })
     .await;
 
-    let ledger = standin
-        .query("ledger:session", json!({"sessionKey": sk}))
-        .await;
+    let ledger = standin.query("ledger:session", json!({"sessionKey": sk})).await;
     let events = ledger["events"].as_array().unwrap();
-    let ids: Vec<&str> = events
-        .iter()
-        .map(|e| e["eventId"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = events.iter().map(|e| e["eventId"].as_str().unwrap()).collect();
     let unique: HashSet<&str> = ids.iter().copied().collect();
     assert_eq!(ids.len(), unique.len(), "no event twice");
     let acked_set: HashSet<&str> = acked.iter().map(String::as_str).collect();
     assert_eq!(unique, acked_set, "exactly the acknowledged events");
-    let labels: Vec<String> = events
-        .iter()
-        .map(|e| e["label"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(
-        labels,
-        (0..150).map(|i| format!("m{i}")).collect::<Vec<_>>(),
-        "in the order they were sent"
-    );
+    let labels: Vec<String> = events.iter().map(|e| e["label"].as_str().unwrap().to_string()).collect();
+    assert_eq!(labels, (0..150).map(|i| format!("m{i}")).collect::<Vec<_>>(), "in the order they were sent");
 }

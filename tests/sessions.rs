@@ -9,7 +9,9 @@ use serde_json::json;
 #[tokio::test]
 async fn start_shoot_is_journaled_and_acknowledged() {
     let s = Server::start().await;
-    let r = s.post("/v1/sessions", &json!({"sessionKey": "shoot-1", "title": "Autumn lookbook", "location": "Studio B"})).await;
+    let r = s
+        .post("/v1/sessions", &json!({"sessionKey": "shoot-1", "title": "Autumn lookbook", "location": "Studio B"}))
+        .await;
     assert_eq!(r.status, 202, "{:#}", r.body);
     assert_eq!(r.body["type"], "start_shoot");
     assert_eq!(r.body["status"], "pending");
@@ -19,7 +21,10 @@ async fn start_shoot_is_journaled_and_acknowledged() {
 
     let ev = s.get(&format!("/v1/events/{id}")).await;
     assert_eq!(ev.status, 200);
-    assert_eq!(ev.body["event"], json!({"type": "start_shoot", "sessionKey": "shoot-1", "title": "Autumn lookbook", "location": "Studio B"}));
+    assert_eq!(
+        ev.body["event"],
+        json!({"type": "start_shoot", "sessionKey": "shoot-1", "title": "Autumn lookbook", "location": "Studio B"})
+    );
 }
 
 #[tokio::test]
@@ -72,7 +77,8 @@ async fn idempotency_key_header_derives_a_stable_id() {
     assert_eq!(a.status, 202);
     assert_eq!(a.body["eventId"], b.body["eventId"]);
     assert_eq!(b.header("idempotent-replayed"), Some("true"));
-    let other = s.send(reqwest::Method::POST, "/v1/sessions", &json!({"sessionKey": "shoot-1", "title": "X"}), &h).await;
+    let other =
+        s.send(reqwest::Method::POST, "/v1/sessions", &json!({"sessionKey": "shoot-1", "title": "X"}), &h).await;
     other.assert_problem(422, "idempotency_key_reused");
     // Without a key or id, every request is a new event.
     let c = s.post("/v1/sessions", &body).await;
@@ -115,7 +121,14 @@ async fn malformed_json_wrong_type_and_oversize_bodies() {
     let big = json!({"sessionKey": "shoot-1", "title": "T", "notes": "n".repeat(40 * 1024)});
     let r = s.post("/v1/sessions", &big).await;
     r.assert_problem(413, "payload_too_large");
-    let r = s.raw(reqwest::Method::POST, "/v1/sessions", Some("application/merge-patch+json"), br#"{"sessionKey":"s","title":"T"}"#.to_vec()).await;
+    let r = s
+        .raw(
+            reqwest::Method::POST,
+            "/v1/sessions",
+            Some("application/merge-patch+json"),
+            br#"{"sessionKey":"s","title":"T"}"#.to_vec(),
+        )
+        .await;
     assert_eq!(r.status, 202, "+json media types are JSON");
 }
 
@@ -154,7 +167,8 @@ async fn the_journal_pages_in_order() {
         s.post("/v1/sessions", &json!({"sessionKey": "shoot-1", "title": format!("T{i}")})).await;
     }
     let p1 = s.get("/v1/sessions/shoot-1/journal?limit=2").await;
-    let seqs: Vec<i64> = p1.body["entries"].as_array().unwrap().iter().map(|e| e["journalSeq"].as_i64().unwrap()).collect();
+    let seqs: Vec<i64> =
+        p1.body["entries"].as_array().unwrap().iter().map(|e| e["journalSeq"].as_i64().unwrap()).collect();
     assert_eq!(seqs.len(), 2);
     let next = p1.body["nextAfter"].as_i64().expect("nextAfter");
     let p2 = s.get(&format!("/v1/sessions/shoot-1/journal?after={next}&limit=10")).await;

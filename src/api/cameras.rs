@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{EVENT_LIMIT, IdempotencyKey, JsonBytes, PathKey, Prefer, parse};
-use super::write::{Incoming, accept};
+use super::extract::{EVENT_LIMIT, JsonBytes, PathKey, parse};
+use super::write::{Incoming, WriteContext, accept};
 use crate::domain::{CameraKey, DeviceId, Event, EventId, Millis, Placement, Role, SessionKey};
 
 /// Joins a registered device to a session as a camera.
@@ -37,8 +37,7 @@ pub struct JoinRequest {
 pub async fn join(
     State(state): State<AppState>,
     PathKey(session_key): PathKey<SessionKey>,
-    IdempotencyKey(key): IdempotencyKey,
-    prefer: Prefer,
+    ctx: WriteContext,
     JsonBytes(body): JsonBytes<EVENT_LIMIT>,
 ) -> Result<Response, ApiError> {
     let r: JoinRequest = parse(&body)?;
@@ -51,19 +50,6 @@ pub async fn join(
         placement: r.placement,
         clock_offset_ms: r.clock_offset_ms,
     };
-    let incoming = Incoming {
-        event_id: r.event_id,
-        at: r.at,
-        event,
-        pointer: String::new(),
-    };
-    accept(
-        &state,
-        &scope,
-        key.as_deref(),
-        prefer,
-        vec![incoming],
-        false,
-    )
-    .await
+    let incoming = Incoming { event_id: r.event_id, at: r.at, event, pointer: String::new() };
+    accept(&state, &ctx, &scope, vec![incoming], false).await
 }

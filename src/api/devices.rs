@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{EVENT_LIMIT, IdempotencyKey, JsonBytes, PathKey, Prefer, parse};
-use super::write::{Incoming, accept};
+use super::extract::{EVENT_LIMIT, JsonBytes, PathKey, parse};
+use super::write::{Incoming, WriteContext, accept};
 use crate::domain::{DeviceId, Event, EventId, Millis, Placement, Platform, SessionKey};
 
 /// Registers a phone or iPad, or updates its registration in place.
@@ -38,8 +38,7 @@ pub struct RegisterDeviceRequest {
 )]
 pub async fn register(
     State(state): State<AppState>,
-    IdempotencyKey(key): IdempotencyKey,
-    prefer: Prefer,
+    ctx: WriteContext,
     JsonBytes(body): JsonBytes<EVENT_LIMIT>,
 ) -> Result<Response, ApiError> {
     let r: RegisterDeviceRequest = parse(&body)?;
@@ -51,21 +50,8 @@ pub async fn register(
         app_version: r.app_version,
         hardware_id: r.hardware_id,
     };
-    let incoming = Incoming {
-        event_id: r.event_id,
-        at: r.at,
-        event,
-        pointer: String::new(),
-    };
-    accept(
-        &state,
-        "POST /v1/devices",
-        key.as_deref(),
-        prefer,
-        vec![incoming],
-        false,
-    )
-    .await
+    let incoming = Incoming { event_id: r.event_id, at: r.at, event, pointer: String::new() };
+    accept(&state, &ctx, "POST /v1/devices", vec![incoming], false).await
 }
 
 /// A new placement of the camera this device holds in a session. Every
@@ -92,8 +78,7 @@ pub struct PlacementRequest {
 pub async fn put_placement(
     State(state): State<AppState>,
     PathKey(device_id): PathKey<DeviceId>,
-    IdempotencyKey(key): IdempotencyKey,
-    prefer: Prefer,
+    ctx: WriteContext,
     JsonBytes(body): JsonBytes<EVENT_LIMIT>,
 ) -> Result<Response, ApiError> {
     let r: PlacementRequest = parse(&body)?;
@@ -104,19 +89,6 @@ pub async fn put_placement(
         placement: r.placement,
         clock_offset_ms: r.clock_offset_ms,
     };
-    let incoming = Incoming {
-        event_id: r.event_id,
-        at: r.at,
-        event,
-        pointer: String::new(),
-    };
-    accept(
-        &state,
-        &scope,
-        key.as_deref(),
-        prefer,
-        vec![incoming],
-        false,
-    )
-    .await
+    let incoming = Incoming { event_id: r.event_id, at: r.at, event, pointer: String::new() };
+    accept(&state, &ctx, &scope, vec![incoming], false).await
 }

@@ -9,13 +9,9 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{
-    BATCH_LIMIT, IdempotencyKey, JsonBytes, MAX_BATCH, PathKey, Prefer, from_value, parse,
-};
-use super::write::{Incoming, accept};
-use crate::domain::{
-    CameraKey, CueKind, Event, EventId, HoldId, Millis, SessionKey, Transition, Violation,
-};
+use super::extract::{BATCH_LIMIT, JsonBytes, MAX_BATCH, PathKey, from_value, parse};
+use super::write::{Incoming, WriteContext, accept};
+use crate::domain::{CameraKey, CueKind, Event, EventId, HoldId, Millis, SessionKey, Transition, Violation};
 
 /// A cut of the hero feed to a camera of the session.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -120,31 +116,17 @@ impl DirectorEventRequest {
     /// Parses one event object, dispatching on its `type`, with every error
     /// pointing into the body at `pointer`.
     pub fn from_json(mut value: Value, pointer: &str) -> Result<Self, ApiError> {
-        let invalid = |p: String, code: &str, detail: String| {
-            ApiError::Invalid(vec![Violation::new(p, code, detail)])
-        };
+        let invalid = |p: String, code: &str, detail: String| ApiError::Invalid(vec![Violation::new(p, code, detail)]);
         let Some(obj) = value.as_object_mut() else {
-            return Err(invalid(
-                pointer.to_string(),
-                "type",
-                "an event must be a JSON object".into(),
-            ));
+            return Err(invalid(pointer.to_string(), "type", "an event must be a JSON object".into()));
         };
         let kind = match obj.remove("type") {
             Some(Value::String(s)) => s,
             Some(_) => {
-                return Err(invalid(
-                    format!("{pointer}/type"),
-                    "type",
-                    "type must be a string".into(),
-                ));
+                return Err(invalid(format!("{pointer}/type"), "type", "type must be a string".into()));
             }
             None => {
-                return Err(invalid(
-                    format!("{pointer}/type"),
-                    "missing",
-                    "type is required".into(),
-                ));
+                return Err(invalid(format!("{pointer}/type"), "missing", "type is required".into()));
             }
         };
         Ok(match kind.as_str() {
@@ -158,10 +140,7 @@ impl DirectorEventRequest {
                 return Err(invalid(
                     format!("{pointer}/type"),
                     "unknown_variant",
-                    format!(
-                        "unknown type `{other}`, expected one of {}",
-                        DIRECTOR_TYPES.join(", ")
-                    ),
+                    format!("unknown type `{other}`, expected one of {}", DIRECTOR_TYPES.join(", ")),
                 ));
             }
         })
@@ -181,55 +160,15 @@ impl DirectorEventRequest {
                     transition_ms: r.transition_ms,
                 },
             ),
-            Self::HoldStart(r) => (
-                r.event_id,
-                r.at,
-                Event::HoldStart {
-                    session_key,
-                    hold_id: r.hold_id,
-                    camera_key: r.camera_key,
-                },
-            ),
-            Self::HoldEnd(r) => (
-                r.event_id,
-                r.at,
-                Event::HoldEnd {
-                    session_key,
-                    hold_id: r.hold_id,
-                },
-            ),
-            Self::Cue(r) => (
-                r.event_id,
-                r.at,
-                Event::Cue {
-                    session_key,
-                    cue_kind: r.cue_kind,
-                    label: r.label,
-                },
-            ),
-            Self::Marker(r) => (
-                r.event_id,
-                r.at,
-                Event::Marker {
-                    session_key,
-                    label: r.label,
-                },
-            ),
-            Self::Note(r) => (
-                r.event_id,
-                r.at,
-                Event::Note {
-                    session_key,
-                    text: r.text,
-                },
-            ),
+            Self::HoldStart(r) => {
+                (r.event_id, r.at, Event::HoldStart { session_key, hold_id: r.hold_id, camera_key: r.camera_key })
+            }
+            Self::HoldEnd(r) => (r.event_id, r.at, Event::HoldEnd { session_key, hold_id: r.hold_id }),
+            Self::Cue(r) => (r.event_id, r.at, Event::Cue { session_key, cue_kind: r.cue_kind, label: r.label }),
+            Self::Marker(r) => (r.event_id, r.at, Event::Marker { session_key, label: r.label }),
+            Self::Note(r) => (r.event_id, r.at, Event::Note { session_key, text: r.text }),
         };
-        Incoming {
-            event_id,
-            at,
-            event,
-            pointer,
-        }
+        Incoming { event_id, at, event, pointer }
     }
 }
 
@@ -242,8 +181,7 @@ impl DirectorEventRequest {
 pub async fn post(
     State(state): State<AppState>,
     PathKey(session_key): PathKey<SessionKey>,
-    IdempotencyKey(key): IdempotencyKey,
-    prefer: Prefer,
+    ctx: WriteContext,
     JsonBytes(body): JsonBytes<BATCH_LIMIT>,
 ) -> Result<Response, ApiError> {
     let value: Value = parse(&body)?;
@@ -254,7 +192,7 @@ pub async fn post(
     } else {
         vec![DirectorEventRequest::from_json(value, "")?.into_incoming(session_key, String::new())]
     };
-    accept(&state, &scope, key.as_deref(), prefer, incoming, batch).await
+    accept(&state, &ctx, &scope, incoming, batch).await
 }
 
 fn parse_batch(value: Value, session_key: &SessionKey) -> Result<Vec<Incoming>, ApiError> {
@@ -269,20 +207,13 @@ fn parse_batch(value: Value, session_key: &SessionKey) -> Result<Vec<Incoming>, 
         )]));
     }
     let Some(Value::Array(events)) = obj.remove("events") else {
-        return Err(ApiError::Invalid(vec![Violation::new(
-            "/events",
-            "type",
-            "events must be an array",
-        )]));
+        return Err(ApiError::Invalid(vec![Violation::new("/events", "type", "events must be an array")]));
     };
     if events.is_empty() || events.len() > MAX_BATCH {
         return Err(ApiError::Invalid(vec![Violation::new(
             "/events",
             "length",
-            format!(
-                "a batch holds 1 to {MAX_BATCH} events, this one {}",
-                events.len()
-            ),
+            format!("a batch holds 1 to {MAX_BATCH} events, this one {}", events.len()),
         )]));
     }
     let mut out = Vec::with_capacity(events.len());
@@ -295,9 +226,5 @@ fn parse_batch(value: Value, session_key: &SessionKey) -> Result<Vec<Incoming>, 
             Err(other) => return Err(other),
         }
     }
-    if violations.is_empty() {
-        Ok(out)
-    } else {
-        Err(ApiError::Invalid(violations))
-    }
+    if violations.is_empty() { Ok(out) } else { Err(ApiError::Invalid(violations)) }
 }

@@ -22,15 +22,18 @@ pub enum ApiError {
     Invalid(Vec<Violation>),
     #[error("event {event_id} was sent before with different content")]
     IdempotencyConflict { event_id: EventId, pointer: String },
+    #[error("{detail}")]
+    Unauthorized { code: &'static str, detail: String },
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("too many requests from this caller; retry in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("the ledger rejected the event: {}", .verdict.message.as_deref().unwrap_or("no message"))]
     Rejected { event_id: EventId, verdict: Verdict },
     #[error("{detail}")]
-    Unavailable {
-        detail: String,
-        retry_after_secs: u64,
-    },
+    Unavailable { detail: String, retry_after_secs: u64 },
     #[error("{0}")]
     Upstream(String),
     #[error("internal error")]
@@ -80,64 +83,32 @@ const CONFLICT_CODES: &[&str] = &[
 impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
-            ApiError::MalformedJson(_) => {
-                (StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON")
+            ApiError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON"),
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
             }
-            ApiError::UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Unsupported media type",
-            ),
-            ApiError::PayloadTooLarge { .. } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "Payload too large",
-            ),
-            ApiError::Invalid(_) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_fields",
-                "Invalid fields",
-            ),
-            ApiError::IdempotencyConflict { .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "Idempotency key reused",
-            ),
+            ApiError::PayloadTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large")
+            }
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_fields", "Invalid fields"),
+            ApiError::IdempotencyConflict { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", "Idempotency key reused")
+            }
+            ApiError::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code, "Unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
+            ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests"),
             ApiError::Rejected { verdict, .. } => {
-                let conflict = verdict
-                    .code
-                    .as_deref()
-                    .is_some_and(|c| CONFLICT_CODES.contains(&c));
+                let conflict = verdict.code.as_deref().is_some_and(|c| CONFLICT_CODES.contains(&c));
                 if conflict {
-                    (
-                        StatusCode::CONFLICT,
-                        "ledger_conflict",
-                        "Rejected by the ledger",
-                    )
+                    (StatusCode::CONFLICT, "ledger_conflict", "Rejected by the ledger")
                 } else {
-                    (
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "ledger_rejected",
-                        "Rejected by the ledger",
-                    )
+                    (StatusCode::UNPROCESSABLE_ENTITY, "ledger_rejected", "Rejected by the ledger")
                 }
             }
-            ApiError::Unavailable { .. } => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Service unavailable",
-            ),
-            ApiError::Upstream(_) => (
-                StatusCode::BAD_GATEWAY,
-                "ledger_unavailable",
-                "Ledger unavailable",
-            ),
-            ApiError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-            ),
+            ApiError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "ledger_unavailable", "Ledger unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }
 
@@ -154,22 +125,16 @@ impl ApiError {
                 Some(*event_id),
                 None,
             ),
-            ApiError::Rejected { event_id, verdict } => {
-                (Vec::new(), Some(*event_id), Some(verdict.clone()))
-            }
+            ApiError::Rejected { event_id, verdict } => (Vec::new(), Some(*event_id), Some(verdict.clone())),
             _ => (Vec::new(), None, None),
         };
         let code = match self {
-            ApiError::Rejected { verdict, .. } => {
-                verdict.code.clone().unwrap_or_else(|| code.to_string())
-            }
+            ApiError::Rejected { verdict, .. } => verdict.code.clone().unwrap_or_else(|| code.to_string()),
             _ => code.to_string(),
         };
         let detail = match self {
             // Internal details go to the log, not to the client.
-            ApiError::Internal(_) => {
-                "the service failed to handle the request; it has been logged".to_string()
-            }
+            ApiError::Internal(_) => "the service failed to handle the request; it has been logged".to_string(),
             other => other.to_string(),
         };
         Problem {
@@ -188,18 +153,11 @@ impl ApiError {
 impl From<JournalError> for ApiError {
     fn from(e: JournalError) -> Self {
         match e {
-            JournalError::Conflict { event_id } => ApiError::IdempotencyConflict {
-                event_id,
-                pointer: String::new(),
-            },
-            JournalError::Full { .. } => ApiError::Unavailable {
-                detail: e.to_string(),
-                retry_after_secs: 5,
-            },
-            JournalError::Closed => ApiError::Unavailable {
-                detail: "the service is shutting down".into(),
-                retry_after_secs: 2,
-            },
+            JournalError::Conflict { event_id } => ApiError::IdempotencyConflict { event_id, pointer: String::new() },
+            JournalError::Full { .. } => ApiError::Unavailable { detail: e.to_string(), retry_after_secs: 5 },
+            JournalError::Closed => {
+                ApiError::Unavailable { detail: "the service is shutting down".into(), retry_after_secs: 2 }
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -209,10 +167,7 @@ impl From<JournalError> for ApiError {
 pub fn problem_response(status: StatusCode, problem: &Problem) -> Response {
     let body = serde_json::to_vec(problem).unwrap_or_default();
     let mut res = (status, body).into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
     res
 }
 
@@ -225,9 +180,7 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut res = problem_response(status, &self.problem());
-        if let ApiError::Unavailable {
-            retry_after_secs, ..
-        } = self
+        if let ApiError::Unavailable { retry_after_secs, .. } = self
             && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
         {
             res.headers_mut().insert(header::RETRY_AFTER, v);

@@ -6,6 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
+use super::auth::Reader;
 use super::error::{ApiError, Problem};
 use crate::domain::{EventId, EventKind, Millis, Verdict, Violation};
 use crate::journal::{Entry, Status};
@@ -58,25 +59,22 @@ impl EventStatus {
     params(("eventId" = String, Path, format = Uuid, description = "The event's id")),
     responses(
         (status = 200, description = "The event and its status", body = EventStatus),
+        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Reading needs the admin token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such event in the journal", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a UUID", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_event(
     State(state): State<AppState>,
+    _reader: Reader,
     Path(id): Path<String>,
 ) -> Result<Json<EventStatus>, ApiError> {
     let Some(event_id) = EventId::parse(&id) else {
-        return Err(ApiError::Invalid(vec![Violation::new(
-            "/path/eventId",
-            "format",
-            "eventId must be a UUID",
-        )]));
+        return Err(ApiError::Invalid(vec![Violation::new("/path/eventId", "format", "eventId must be a UUID")]));
     };
     match state.journal.get(event_id).await? {
         Some(entry) => Ok(Json(EventStatus::from_entry(&entry))),
-        None => Err(ApiError::NotFound(format!(
-            "no event {event_id} in the journal"
-        ))),
+        None => Err(ApiError::NotFound(format!("no event {event_id} in the journal"))),
     }
 }

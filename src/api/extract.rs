@@ -41,9 +41,7 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonBytes<LIMIT> {
         let body: Body = req.into_body();
         let bytes = axum::body::to_bytes(body, LIMIT).await.map_err(|e| {
             // A body that broke off mid-way is reported as malformed.
-            if std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            {
+            if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
                 ApiError::PayloadTooLarge { limit: LIMIT }
             } else {
                 ApiError::MalformedJson(format!("the body could not be read: {e}"))
@@ -61,13 +59,10 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for MaybeJsonBytes<LIMIT
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let empty = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim() == "0")
-            || (!req.headers().contains_key(header::CONTENT_LENGTH)
-                && !req.headers().contains_key(header::TRANSFER_ENCODING));
+        let empty =
+            req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == "0")
+                || (!req.headers().contains_key(header::CONTENT_LENGTH)
+                    && !req.headers().contains_key(header::TRANSFER_ENCODING));
         if empty {
             return Ok(Self(None));
         }
@@ -77,20 +72,11 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for MaybeJsonBytes<LIMIT
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
-    let Some(ct) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let essence = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Parses a body into a value; syntax errors are 400, content errors 422
@@ -104,23 +90,17 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = pointer_of(e.path());
         let inner = e.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Data => {
-                ApiError::Invalid(vec![violation(&path, &inner.to_string())])
-            }
+            serde_json::error::Category::Data => ApiError::Invalid(vec![violation(&path, &inner.to_string())]),
             _ => ApiError::MalformedJson(inner.to_string()),
         }
     })?;
-    de.end()
-        .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    de.end().map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     Ok(value)
 }
 
 /// Deserializes a parsed JSON value; errors carry `prefix` + the path
 /// inside the value.
-pub fn from_value<T: DeserializeOwned>(
-    value: serde_json::Value,
-    prefix: &str,
-) -> Result<T, ApiError> {
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value, prefix: &str) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = format!("{prefix}{}", pointer_of(e.path()));
         ApiError::Invalid(vec![violation(&path, &e.into_inner().to_string())])
@@ -154,21 +134,13 @@ fn violation(pointer: &str, message: &str) -> Violation {
     let quoted = |m: &str| m.split('`').nth(1).map(str::to_string);
     if let Some(rest) = message.strip_prefix("missing field ") {
         let field = quoted(rest).unwrap_or_default();
-        return Violation::new(
-            format!("{pointer}/{field}"),
-            "missing",
-            format!("{field} is required"),
-        );
+        return Violation::new(format!("{pointer}/{field}"), "missing", format!("{field} is required"));
     }
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let field = quoted(rest).unwrap_or_default();
         // serde_path_to_error already ends the path with an unknown key.
         let suffix = format!("/{field}");
-        let pointer = if pointer.ends_with(&suffix) {
-            pointer.to_string()
-        } else {
-            format!("{pointer}{suffix}")
-        };
+        let pointer = if pointer.ends_with(&suffix) { pointer.to_string() } else { format!("{pointer}{suffix}") };
         return Violation::new(pointer, "unknown_field", message);
     }
     let code = if message.starts_with("may contain only") {
@@ -204,11 +176,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         let Some(v) = parts.headers.get("idempotency-key") else {
             return Ok(Self(None));
         };
-        let key = v
-            .to_str()
-            .ok()
-            .map(|s| s.trim().trim_matches('"').to_string())
-            .unwrap_or_default();
+        let key = v.to_str().ok().map(|s| s.trim().trim_matches('"').to_string()).unwrap_or_default();
         if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ApiError::Invalid(vec![Violation::new(
                 "/headers/Idempotency-Key",
@@ -232,11 +200,7 @@ impl Prefer {
 
     pub fn from_headers(headers: &HeaderMap) -> Self {
         let mut wait = None;
-        for v in headers
-            .get_all("prefer")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-        {
+        for v in headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()) {
             for pref in v.split(',') {
                 let pref = pref.split(';').next().unwrap_or("").trim();
                 if let Some((k, n)) = pref.split_once('=')
@@ -277,11 +241,7 @@ where
             return Err(ApiError::Internal("route has no path parameter".into()));
         };
         T::try_from(value.to_string()).map(PathKey).map_err(|e| {
-            ApiError::Invalid(vec![Violation::new(
-                format!("/path/{name}"),
-                e.code(),
-                format!("{name} {e}"),
-            )])
+            ApiError::Invalid(vec![Violation::new(format!("/path/{name}"), e.code(), format!("{name} {e}"))])
         })
     }
 }
@@ -316,36 +276,18 @@ mod tests {
         let v = violations(r#"{"events":[{"cameraKey":"A"},{"cameraKey":"a b"}]}"#);
         assert_eq!(v[0].pointer, "/events/1/cameraKey");
         let v = violations(r#"{"events":[{}]}"#);
-        assert_eq!(
-            (v[0].pointer.as_str(), v[0].code.as_str()),
-            ("/events/0/cameraKey", "missing")
-        );
+        assert_eq!((v[0].pointer.as_str(), v[0].code.as_str()), ("/events/0/cameraKey", "missing"));
         let v = violations(r#"{"events":[{"cameraKey":"A","extra":1}]}"#);
-        assert_eq!(
-            (v[0].pointer.as_str(), v[0].code.as_str()),
-            ("/events/0/extra", "unknown_field")
-        );
+        assert_eq!((v[0].pointer.as_str(), v[0].code.as_str()), ("/events/0/extra", "unknown_field"));
         let v = violations(r#"{"events":[{"cameraKey":7}]}"#);
-        assert_eq!(
-            (v[0].pointer.as_str(), v[0].code.as_str()),
-            ("/events/0/cameraKey", "type")
-        );
+        assert_eq!((v[0].pointer.as_str(), v[0].code.as_str()), ("/events/0/cameraKey", "type"));
     }
 
     #[test]
     fn syntax_errors_are_malformed() {
-        assert!(matches!(
-            parse::<Outer>(b"{\"events\": ["),
-            Err(ApiError::MalformedJson(_))
-        ));
-        assert!(matches!(
-            parse::<Outer>(b"{\"events\":[]} trailing"),
-            Err(ApiError::MalformedJson(_))
-        ));
-        assert!(matches!(
-            parse::<Outer>(b""),
-            Err(ApiError::MalformedJson(_))
-        ));
+        assert!(matches!(parse::<Outer>(b"{\"events\": ["), Err(ApiError::MalformedJson(_))));
+        assert!(matches!(parse::<Outer>(b"{\"events\":[]} trailing"), Err(ApiError::MalformedJson(_))));
+        assert!(matches!(parse::<Outer>(b""), Err(ApiError::MalformedJson(_))));
     }
 
     #[test]

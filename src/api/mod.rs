@@ -1,12 +1,14 @@
 //! The HTTP API: one file per resource, the shared write path, extractors,
 //! the error type, and the router assembled in one place.
 
+pub mod auth;
 mod cameras;
 mod devices;
 mod director_events;
 pub mod error;
 mod events;
 mod extract;
+pub mod limits;
 mod ops;
 mod sessions;
 mod stills;
@@ -32,7 +34,9 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::journal::Journal;
 use crate::ledger::Ledger;
 use crate::telemetry::Metrics;
+use auth::Credentials;
 use error::{ApiError, Problem, problem_response};
+use limits::{Rate, RateLimiter};
 use write::{BatchReceipt, EventReceipt};
 
 /// What every handler shares.
@@ -43,6 +47,8 @@ pub struct Inner {
     pub journal: Journal,
     pub ledger: Arc<dyn Ledger>,
     pub metrics: Arc<Metrics>,
+    pub credentials: Credentials,
+    pub limiter: RateLimiter,
     pub started: Instant,
     draining: AtomicBool,
 }
@@ -55,11 +61,19 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(journal: Journal, ledger: Arc<dyn Ledger>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        journal: Journal,
+        ledger: Arc<dyn Ledger>,
+        metrics: Arc<Metrics>,
+        credentials: Credentials,
+        rate: Rate,
+    ) -> Self {
         Self(Arc::new(Inner {
             journal,
             ledger,
             metrics,
+            credentials,
+            limiter: RateLimiter::new(rate),
             started: Instant::now(),
             draining: AtomicBool::new(false),
         }))
@@ -110,6 +124,13 @@ pub enum WriteResponses {
     /// Malformed JSON.
     #[response(status = 400, content_type = "application/problem+json")]
     Malformed(Problem),
+    /// No valid credentials: a bearer token, or a Standard Webhooks
+    /// signature (`signature_invalid`, `timestamp_out_of_tolerance`).
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The credentials do not cover this write (another device's events).
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
     /// The ledger's state forbids it, e.g. `session_completed` (only with
     /// `Prefer: wait`).
     #[response(status = 409, content_type = "application/problem+json")]
@@ -124,7 +145,11 @@ pub enum WriteResponses {
     /// other content, or a ledger rejection (with `Prefer: wait`).
     #[response(status = 422, content_type = "application/problem+json")]
     Invalid(Problem),
-    /// The journal is full or the service is shutting down; see `Retry-After`.
+    /// This device is over its rate limit; see `Retry-After`.
+    #[response(status = 429, content_type = "application/problem+json")]
+    RateLimited(Problem),
+    /// The journal is full, the service is overloaded or shutting down;
+    /// see `Retry-After`.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
 }
@@ -147,6 +172,13 @@ pub enum BatchWriteResponses {
     /// Malformed JSON.
     #[response(status = 400, content_type = "application/problem+json")]
     Malformed(Problem),
+    /// No valid credentials: a bearer token, or a Standard Webhooks
+    /// signature (`signature_invalid`, `timestamp_out_of_tolerance`).
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The credentials do not cover this write (another device's events).
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
     /// The ledger's state forbids it (single event, `Prefer: wait`).
     #[response(status = 409, content_type = "application/problem+json")]
     Conflict(Problem),
@@ -160,7 +192,11 @@ pub enum BatchWriteResponses {
     /// Nothing of the batch is journaled.
     #[response(status = 422, content_type = "application/problem+json")]
     Invalid(Problem),
-    /// The journal is full or the service is shutting down; see `Retry-After`.
+    /// This device is over its rate limit; see `Retry-After`.
+    #[response(status = 429, content_type = "application/problem+json")]
+    RateLimited(Problem),
+    /// The journal is full, the service is overloaded or shutting down;
+    /// see `Retry-After`.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
 }
@@ -187,6 +223,7 @@ Errors are RFC 9457 problem documents; `errors[].pointer` is a JSON pointer into
         ops::healthz, ops::readyz, ops::version, ops::metrics, ops::clock,
     ),
     components(schemas(crate::domain::Violation)),
+    modifiers(&SecuritySchemes),
     tags(
         (name = "sessions", description = "Start Shoot, cameras joining, completion, reading a shoot back"),
         (name = "devices", description = "The device registry and camera placement"),
@@ -199,6 +236,60 @@ Errors are RFC 9457 problem documents; `errors[].pointer` is a JSON pointer into
 )]
 pub struct ApiDoc;
 
+/// Declares the two ways to authenticate, and which operation takes which:
+/// device and admin bearer tokens everywhere; Standard Webhooks signatures
+/// on the routes Live Director and the still uploader call. Swagger UI's
+/// "Authorize" takes the admin token, which works for every operation.
+struct SecuritySchemes;
+
+const OPEN_PATHS: &[&str] = &["/healthz", "/readyz", "/v1/clock"];
+const SIGNED_PATHS: &[&str] = &[
+    "/v1/sessions",
+    "/v1/sessions/{sessionKey}/complete",
+    "/v1/sessions/{sessionKey}/director-events",
+    "/v1/sessions/{sessionKey}/stills",
+    "/v1/callbacks/still-upload",
+    "/v1/webhooks/live-director",
+];
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A device token (writes of that device only) or the admin token (everything)"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "webhookSignature",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "webhook-signature",
+                "Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>` with the `webhook-id` and \
+                 `webhook-timestamp` headers; for Live Director and the still uploader",
+            ))),
+        );
+        for (path, item) in doc.paths.paths.iter_mut() {
+            if OPEN_PATHS.contains(&path.as_str()) {
+                continue;
+            }
+            let mut security = vec![SecurityRequirement::new("bearer", Vec::<String>::new())];
+            if SIGNED_PATHS.contains(&path.as_str()) {
+                security.push(SecurityRequirement::new("webhookSignature", Vec::<String>::new()));
+            }
+            for op in [&mut item.get, &mut item.post, &mut item.put].into_iter().flatten() {
+                op.security = Some(security.clone());
+            }
+        }
+    }
+}
+
 /// The OpenAPI document, as served at `/openapi.json` and checked in at
 /// `openapi/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -210,63 +301,59 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub struct HttpLimits {
     /// The longest a request may take, body included.
     pub request_timeout: Duration,
+    /// Requests handled at once; beyond, new ones are shed with 503.
+    pub max_concurrency: usize,
 }
 
 impl Default for HttpLimits {
     fn default() -> Self {
-        Self {
-            request_timeout: Duration::from_secs(60),
-        }
+        Self { request_timeout: Duration::from_secs(30), max_concurrency: 1024 }
     }
 }
 
 /// The whole application: routes, docs and middleware.
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
-    let api = Router::new()
-        .route("/v1/sessions", post(sessions::start_shoot))
-        .route("/v1/sessions/{sessionKey}", get(sessions::get_session))
-        .route(
-            "/v1/sessions/{sessionKey}/complete",
-            post(sessions::complete),
-        )
-        .route("/v1/sessions/{sessionKey}/cameras", post(cameras::join))
-        .route(
-            "/v1/sessions/{sessionKey}/director-events",
-            post(director_events::post),
-        )
-        .route("/v1/sessions/{sessionKey}/stills", post(stills::marker))
-        .route(
-            "/v1/sessions/{sessionKey}/journal",
-            get(sessions::get_journal),
-        )
-        .route("/v1/devices", post(devices::register))
-        .route(
-            "/v1/devices/{deviceId}/placement",
-            put(devices::put_placement),
-        )
-        .route("/v1/callbacks/still-upload", post(stills::uploaded))
-        .route("/v1/webhooks/live-director", post(webhooks::live_director))
-        .route("/v1/events/{eventId}", get(events::get_event))
+    let open = Router::new()
         .route("/v1/clock", get(ops::clock))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
+        .with_state(state.clone());
+    let protected = Router::new()
+        .route("/v1/sessions", post(sessions::start_shoot))
+        .route("/v1/sessions/{sessionKey}", get(sessions::get_session))
+        .route("/v1/sessions/{sessionKey}/complete", post(sessions::complete))
+        .route("/v1/sessions/{sessionKey}/cameras", post(cameras::join))
+        .route("/v1/sessions/{sessionKey}/director-events", post(director_events::post))
+        .route("/v1/sessions/{sessionKey}/stills", post(stills::marker))
+        .route("/v1/sessions/{sessionKey}/journal", get(sessions::get_journal))
+        .route("/v1/devices", post(devices::register))
+        .route("/v1/devices/{deviceId}/placement", put(devices::put_placement))
+        .route("/v1/callbacks/still-upload", post(stills::uploaded))
+        .route("/v1/webhooks/live-director", post(webhooks::live_director))
+        .route("/v1/events/{eventId}", get(events::get_event))
         .route("/version", get(ops::version))
         .route("/metrics", get(ops::metrics))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .with_state(state);
 
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
-        .merge(api)
+        .merge(open)
+        .merge(protected)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(CompressionLayer::new().compress_when(
-            SizeAbove::new(1024).and(NotForContentType::const_new("text/event-stream")),
-        ))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            limits.request_timeout,
-        ))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(overloaded))
+                .load_shed()
+                .concurrency_limit(limits.max_concurrency),
+        )
+        .layer(
+            CompressionLayer::new()
+                .compress_when(SizeAbove::new(1024).and(NotForContentType::const_new("text/event-stream"))),
+        )
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -274,6 +361,10 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+async fn overloaded(_: tower::BoxError) -> ApiError {
+    ApiError::Unavailable { detail: "the service is at its concurrency limit".into(), retry_after_secs: 1 }
 }
 
 async fn not_found() -> ApiError {

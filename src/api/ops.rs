@@ -9,6 +9,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
+use super::auth::Reader;
+use super::error::Problem;
 use crate::domain::Millis;
 use crate::journal::Depth;
 use crate::telemetry::Gauges;
@@ -22,9 +24,7 @@ pub struct Health {
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process is alive", body = Health)))]
 pub async fn healthz() -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
-    })
+    Json(Health { status: "ok".into() })
 }
 
 /// Readiness: the journal takes writes, and how the ledger stands.
@@ -75,11 +75,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         backlog: state.journal.depth().pending,
         draining,
     };
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
 }
 
@@ -101,16 +97,19 @@ pub struct VersionReport {
     pub uptime_seconds: u64,
 }
 
-#[utoipa::path(get, path = "/version", tag = "operations", responses((status = 200, description = "The deployment report", body = VersionReport)))]
-pub async fn version(State(state): State<AppState>) -> Json<VersionReport> {
+#[utoipa::path(
+    get, path = "/version", tag = "operations",
+    responses(
+        (status = 200, description = "The deployment report", body = VersionReport),
+        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs the admin token", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn version(State(state): State<AppState>, _reader: Reader) -> Json<VersionReport> {
     Json(VersionReport {
         version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: option_env!("SHOOTLOG_GIT_COMMIT")
-            .unwrap_or("unknown")
-            .into(),
-        build_time: option_env!("SHOOTLOG_BUILD_TIME")
-            .unwrap_or("unknown")
-            .into(),
+        git_commit: option_env!("SHOOTLOG_GIT_COMMIT").unwrap_or("unknown").into(),
+        build_time: option_env!("SHOOTLOG_BUILD_TIME").unwrap_or("unknown").into(),
         ledger_mode: state.ledger.mode().into(),
         journal_path: state.journal.path().display().to_string(),
         journal_depth: state.journal.depth(),
@@ -120,9 +119,13 @@ pub async fn version(State(state): State<AppState>) -> Json<VersionReport> {
 
 #[utoipa::path(
     get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"))
+    responses(
+        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs the admin token", body = Problem, content_type = "application/problem+json"),
+    )
 )]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub async fn metrics(State(state): State<AppState>, _reader: Reader) -> Response {
     let depth = state.journal.depth();
     let gauges = Gauges {
         pending: depth.pending,
@@ -132,11 +135,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         ledger_configured: state.ledger.is_configured(),
         ledger_connected: state.ledger.is_connected(),
     };
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(&gauges),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&gauges)).into_response()
 }
 
 /// The service's clock. A device estimates its offset as
@@ -153,9 +152,6 @@ pub struct Clock {
 #[utoipa::path(get, path = "/v1/clock", tag = "operations", responses((status = 200, description = "The service's clock", body = Clock)))]
 pub async fn clock() -> Response {
     let now = Millis::now();
-    let body = Clock {
-        server_time: now,
-        server_time_rfc3339: now.to_rfc3339(),
-    };
+    let body = Clock { server_time: now, server_time_rfc3339: now.to_rfc3339() };
     ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }

@@ -7,12 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
+use super::auth::Reader;
 use super::error::{ApiError, Problem};
 use super::events::EventStatus;
-use super::extract::{
-    EVENT_LIMIT, IdempotencyKey, JsonBytes, MaybeJsonBytes, PathKey, Prefer, parse,
-};
-use super::write::{Incoming, accept};
+use super::extract::{EVENT_LIMIT, JsonBytes, MaybeJsonBytes, PathKey, parse};
+use super::write::{Incoming, WriteContext, accept};
 use crate::domain::{Event, EventId, Millis, Partition, SessionKey};
 
 /// Start Shoot: creates the `photoshoot_performance` session, or updates its
@@ -50,32 +49,13 @@ pub struct CompleteSessionRequest {
 )]
 pub async fn start_shoot(
     State(state): State<AppState>,
-    IdempotencyKey(key): IdempotencyKey,
-    prefer: Prefer,
+    ctx: WriteContext,
     JsonBytes(body): JsonBytes<EVENT_LIMIT>,
 ) -> Result<Response, ApiError> {
     let r: StartShootRequest = parse(&body)?;
-    let event = Event::StartShoot {
-        session_key: r.session_key,
-        title: r.title,
-        notes: r.notes,
-        location: r.location,
-    };
-    let incoming = Incoming {
-        event_id: r.event_id,
-        at: r.at,
-        event,
-        pointer: String::new(),
-    };
-    accept(
-        &state,
-        "POST /v1/sessions",
-        key.as_deref(),
-        prefer,
-        vec![incoming],
-        false,
-    )
-    .await
+    let event = Event::StartShoot { session_key: r.session_key, title: r.title, notes: r.notes, location: r.location };
+    let incoming = Incoming { event_id: r.event_id, at: r.at, event, pointer: String::new() };
+    accept(&state, &ctx, "POST /v1/sessions", vec![incoming], false).await
 }
 
 #[utoipa::path(
@@ -87,8 +67,7 @@ pub async fn start_shoot(
 pub async fn complete(
     State(state): State<AppState>,
     PathKey(session_key): PathKey<SessionKey>,
-    IdempotencyKey(key): IdempotencyKey,
-    prefer: Prefer,
+    ctx: WriteContext,
     MaybeJsonBytes(body): MaybeJsonBytes<EVENT_LIMIT>,
 ) -> Result<Response, ApiError> {
     let r: CompleteSessionRequest = match body {
@@ -97,21 +76,8 @@ pub async fn complete(
     };
     let scope = format!("POST /v1/sessions/{session_key}/complete");
     let event = Event::CompleteSession { session_key };
-    let incoming = Incoming {
-        event_id: r.event_id,
-        at: r.at,
-        event,
-        pointer: String::new(),
-    };
-    accept(
-        &state,
-        &scope,
-        key.as_deref(),
-        prefer,
-        vec![incoming],
-        false,
-    )
-    .await
+    let incoming = Incoming { event_id: r.event_id, at: r.at, event, pointer: String::new() };
+    accept(&state, &ctx, &scope, vec![incoming], false).await
 }
 
 /// A session as the ledger holds it, or as the journal knows it when no
@@ -142,12 +108,15 @@ pub struct SessionView {
     responses(
         (status = 200, description = "The session's ledger", body = SessionView),
         (status = 404, description = "Neither the ledger nor the journal knows it", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Reading needs the admin token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Malformed session key", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The ledger could not be read", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_session(
     State(state): State<AppState>,
+    _reader: Reader,
     PathKey(session_key): PathKey<SessionKey>,
 ) -> Result<Json<SessionView>, ApiError> {
     if state.ledger.is_configured() {
@@ -189,10 +158,7 @@ async fn journal_entries(
     after: i64,
     limit: u32,
 ) -> Result<Vec<EventStatus>, ApiError> {
-    let entries = state
-        .journal
-        .partition_entries(Partition::for_session(key), after, limit)
-        .await?;
+    let entries = state.journal.partition_entries(Partition::for_session(key), after, limit).await?;
     Ok(entries.iter().map(EventStatus::from_entry).collect())
 }
 
@@ -224,23 +190,19 @@ pub struct JournalPageView {
     params(("sessionKey" = SessionKey, Path, description = "The shoot"), JournalPage),
     responses(
         (status = 200, description = "The session's journal entries in order", body = JournalPageView),
+        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Reading needs the admin token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Malformed session key", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_journal(
     State(state): State<AppState>,
+    _reader: Reader,
     PathKey(session_key): PathKey<SessionKey>,
     Query(page): Query<JournalPage>,
 ) -> Result<Json<JournalPageView>, ApiError> {
     let limit = page.limit.unwrap_or(100).clamp(1, 1000);
-    let entries =
-        journal_entries(&state, &session_key, page.after.unwrap_or(0).max(0), limit).await?;
-    let next_after = (entries.len() == limit as usize)
-        .then(|| entries.last().map(|e| e.journal_seq))
-        .flatten();
-    Ok(Json(JournalPageView {
-        session_key,
-        entries,
-        next_after,
-    }))
+    let entries = journal_entries(&state, &session_key, page.after.unwrap_or(0).max(0), limit).await?;
+    let next_after = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.journal_seq)).flatten();
+    Ok(Json(JournalPageView { session_key, entries, next_after }))
 }

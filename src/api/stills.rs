@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{EVENT_LIMIT, IdempotencyKey, JsonBytes, PathKey, Prefer, parse};
-use super::write::{Incoming, accept};
+use super::extract::{EVENT_LIMIT, JsonBytes, PathKey, parse};
+use super::write::{Incoming, WriteContext, accept};
 use crate::domain::{CameraKey, Event, EventId, Millis, SessionKey, StillId};
 
 /// A still was taken: creates the still record and a `still` director event,
@@ -47,8 +47,7 @@ pub struct StillMarkerRequest {
 pub async fn marker(
     State(state): State<AppState>,
     PathKey(session_key): PathKey<SessionKey>,
-    IdempotencyKey(key): IdempotencyKey,
-    prefer: Prefer,
+    ctx: WriteContext,
     JsonBytes(body): JsonBytes<EVENT_LIMIT>,
 ) -> Result<Response, ApiError> {
     let r: StillMarkerRequest = parse(&body)?;
@@ -65,21 +64,8 @@ pub async fn marker(
         sha256: r.sha256,
         storage_ref: r.storage_ref,
     };
-    let incoming = Incoming {
-        event_id: r.event_id,
-        at: r.at,
-        event,
-        pointer: String::new(),
-    };
-    accept(
-        &state,
-        &scope,
-        key.as_deref(),
-        prefer,
-        vec![incoming],
-        false,
-    )
-    .await
+    let incoming = Incoming { event_id: r.event_id, at: r.at, event, pointer: String::new() };
+    accept(&state, &ctx, &scope, vec![incoming], false).await
 }
 
 /// The uploader's callback: the still's file is stored. Completes the
@@ -109,8 +95,7 @@ pub struct StillUploadedRequest {
 )]
 pub async fn uploaded(
     State(state): State<AppState>,
-    IdempotencyKey(key): IdempotencyKey,
-    prefer: Prefer,
+    ctx: WriteContext,
     JsonBytes(body): JsonBytes<EVENT_LIMIT>,
 ) -> Result<Response, ApiError> {
     let r: StillUploadedRequest = parse(&body)?;
@@ -123,19 +108,6 @@ pub async fn uploaded(
         sha256: r.sha256,
         url: r.url,
     };
-    let incoming = Incoming {
-        event_id: r.event_id,
-        at: r.at,
-        event,
-        pointer: String::new(),
-    };
-    accept(
-        &state,
-        "POST /v1/callbacks/still-upload",
-        key.as_deref(),
-        prefer,
-        vec![incoming],
-        false,
-    )
-    .await
+    let incoming = Incoming { event_id: r.event_id, at: r.at, event, pointer: String::new() };
+    accept(&state, &ctx, "POST /v1/callbacks/still-upload", vec![incoming], false).await
 }

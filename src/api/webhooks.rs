@@ -4,7 +4,6 @@
 //! a replay, not a second event.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
@@ -13,10 +12,10 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::director_events::DirectorEventRequest;
 use super::error::ApiError;
-use super::extract::{EVENT_LIMIT, IdempotencyKey, JsonBytes, Prefer, from_value, parse};
+use super::extract::{EVENT_LIMIT, JsonBytes, from_value, parse};
 use super::sessions::{CompleteSessionRequest, StartShootRequest};
-use super::write::{Incoming, accept, header_str};
-use crate::domain::{Event, EventId, Millis, SessionKey, Violation};
+use super::write::{Incoming, WriteContext, accept};
+use crate::domain::{Event, Millis, SessionKey, Violation};
 
 /// What happened in Live Director.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
@@ -73,28 +72,13 @@ pub struct LiveDirectorWebhook {
 )]
 pub async fn live_director(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    IdempotencyKey(key): IdempotencyKey,
-    prefer: Prefer,
+    ctx: WriteContext,
     JsonBytes(body): JsonBytes<EVENT_LIMIT>,
 ) -> Result<Response, ApiError> {
     let msg: LiveDirectorWebhook = parse(&body)?;
     let mut incoming = to_incoming(msg.kind, msg.data)?;
     incoming.at = incoming.at.or(msg.timestamp);
-    if incoming.event_id.is_none()
-        && let Some(id) = header_str(&headers, "webhook-id")
-    {
-        incoming.event_id = Some(EventId::derived("webhook:live-director", id));
-    }
-    accept(
-        &state,
-        "POST /v1/webhooks/live-director",
-        key.as_deref(),
-        prefer,
-        vec![incoming],
-        false,
-    )
-    .await
+    accept(&state, &ctx, "POST /v1/webhooks/live-director", vec![incoming], false).await
 }
 
 fn to_incoming(kind: LiveDirectorEventType, mut data: Value) -> Result<Incoming, ApiError> {
@@ -102,25 +86,12 @@ fn to_incoming(kind: LiveDirectorEventType, mut data: Value) -> Result<Incoming,
     let pointer = String::from("/data");
     if let T::ShootStarted = kind {
         let r: StartShootRequest = from_value(data, "/data")?;
-        let event = Event::StartShoot {
-            session_key: r.session_key,
-            title: r.title,
-            notes: r.notes,
-            location: r.location,
-        };
-        return Ok(Incoming {
-            event_id: r.event_id,
-            at: r.at,
-            event,
-            pointer,
-        });
+        let event =
+            Event::StartShoot { session_key: r.session_key, title: r.title, notes: r.notes, location: r.location };
+        return Ok(Incoming { event_id: r.event_id, at: r.at, event, pointer });
     }
     let Some(obj) = data.as_object_mut() else {
-        return Err(ApiError::Invalid(vec![Violation::new(
-            "/data",
-            "type",
-            "data must be a JSON object",
-        )]));
+        return Err(ApiError::Invalid(vec![Violation::new("/data", "type", "data must be a JSON object")]));
     };
     let session_key: SessionKey = match obj.remove("sessionKey") {
         Some(v) => from_value(v, "/data/sessionKey")?,
@@ -142,12 +113,7 @@ fn to_incoming(kind: LiveDirectorEventType, mut data: Value) -> Result<Incoming,
         T::ShootStarted | T::ShootEnded => {
             let r: CompleteSessionRequest = from_value(data, "/data")?;
             let event = Event::CompleteSession { session_key };
-            return Ok(Incoming {
-                event_id: r.event_id,
-                at: r.at,
-                event,
-                pointer,
-            });
+            return Ok(Incoming { event_id: r.event_id, at: r.at, event, pointer });
         }
     };
     obj.insert("type".into(), Value::String(director_type.into()));

@@ -5,19 +5,38 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::Prefer;
-use crate::domain::{
-    Envelope, Event, EventId, EventKind, Millis, Verdict, Violation, fingerprint, validate_event,
-};
+use super::extract::{IdempotencyKey, Prefer};
+use crate::domain::{Envelope, Event, EventId, EventKind, Millis, Verdict, Violation, fingerprint, validate_event};
 use crate::journal::{Appended, Entry, NewEntry, Status};
 use crate::telemetry::Metrics;
+
+/// Who writes, and how: the caller, its `Idempotency-Key` and `Prefer`.
+pub struct WriteContext {
+    pub caller: Caller,
+    pub idempotency_key: Option<String>,
+    pub prefer: Prefer,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for WriteContext {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let IdempotencyKey(idempotency_key) = IdempotencyKey::from_request_parts(parts, state).await?;
+        let prefer = Prefer::from_headers(&parts.headers);
+        Ok(Self { caller, idempotency_key, prefer })
+    }
+}
 
 /// One event of a request, parsed but not yet journaled.
 pub struct Incoming {
@@ -89,13 +108,13 @@ pub struct BatchReceipt {
 /// batch derives one id per position).
 pub async fn accept(
     state: &AppState,
+    ctx: &WriteContext,
     scope: &str,
-    idempotency_key: Option<&str>,
-    prefer: Prefer,
     incoming: Vec<Incoming>,
     batch: bool,
 ) -> Result<Response, ApiError> {
-    let result = journal(state, scope, idempotency_key, incoming, batch).await;
+    let prefer = ctx.prefer;
+    let result = journal(state, ctx, scope, incoming, batch).await;
     let appended = match result {
         Ok(a) => a,
         Err(e) => {
@@ -103,10 +122,7 @@ pub async fn accept(
             return Err(e);
         }
     };
-    let new = appended
-        .iter()
-        .filter(|a| matches!(a, Appended::New(_)))
-        .count();
+    let new = appended.iter().filter(|a| matches!(a, Appended::New(_))).count();
     Metrics::inc(&state.metrics.accepted, new as u64);
     Metrics::inc(&state.metrics.replayed, (appended.len() - new) as u64);
     let all_replayed = new == 0;
@@ -126,24 +142,9 @@ pub async fn accept(
     let settled = entries.iter().all(|(e, _)| e.status != Status::Pending);
 
     let mut response = if batch {
-        let receipts: Vec<EventReceipt> = entries
-            .iter()
-            .map(|(e, r)| EventReceipt::new(e, *r))
-            .collect();
-        let status = if waited.is_some() && settled {
-            StatusCode::OK
-        } else {
-            StatusCode::ACCEPTED
-        };
-        (
-            status,
-            Json(BatchReceipt {
-                accepted: new,
-                replayed: receipts.len() - new,
-                events: receipts,
-            }),
-        )
-            .into_response()
+        let receipts: Vec<EventReceipt> = entries.iter().map(|(e, r)| EventReceipt::new(e, *r)).collect();
+        let status = if waited.is_some() && settled { StatusCode::OK } else { StatusCode::ACCEPTED };
+        (status, Json(BatchReceipt { accepted: new, replayed: receipts.len() - new, events: receipts })).into_response()
     } else {
         let Some((entry, replayed)) = entries.first() else {
             return Err(ApiError::Internal("no event journaled".into()));
@@ -151,16 +152,9 @@ pub async fn accept(
         if entry.status == Status::Rejected
             && let Some(v) = &entry.verdict
         {
-            return Err(ApiError::Rejected {
-                event_id: entry.envelope.event_id,
-                verdict: v.clone(),
-            });
+            return Err(ApiError::Rejected { event_id: entry.envelope.event_id, verdict: v.clone() });
         }
-        let status = if entry.status == Status::Delivered {
-            StatusCode::CREATED
-        } else {
-            StatusCode::ACCEPTED
-        };
+        let status = if entry.status == Status::Delivered { StatusCode::CREATED } else { StatusCode::ACCEPTED };
         let mut res = (status, Json(EventReceipt::new(entry, *replayed))).into_response();
         if let Ok(v) = HeaderValue::from_str(&format!("/v1/events/{}", entry.envelope.event_id)) {
             res.headers_mut().insert(header::LOCATION, v);
@@ -181,17 +175,30 @@ pub async fn accept(
 
 async fn journal(
     state: &AppState,
+    ctx: &WriteContext,
     scope: &str,
-    idempotency_key: Option<&str>,
     incoming: Vec<Incoming>,
     batch: bool,
 ) -> Result<Vec<Appended>, ApiError> {
     if state.is_draining() {
-        return Err(ApiError::Unavailable {
-            detail: "the service is shutting down".into(),
-            retry_after_secs: 2,
-        });
+        return Err(ApiError::Unavailable { detail: "the service is shutting down".into(), retry_after_secs: 2 });
     }
+    for inc in &incoming {
+        ctx.caller.may_write(&inc.event)?;
+    }
+    if let Some(key) = ctx.caller.rate_key() {
+        state
+            .limiter
+            .take(&key, incoming.len())
+            .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
+    }
+    // An explicit key wins over a webhook's id; both derive one id per
+    // position in a batch.
+    let derived_from = match (&ctx.idempotency_key, &ctx.caller.webhook_id) {
+        (Some(key), _) => Some((scope.to_string(), key.as_str())),
+        (None, Some(id)) => Some((format!("webhook:{scope}"), id.as_str())),
+        (None, None) => None,
+    };
     let now = Millis::now();
     let mut violations: Vec<Violation> = Vec::new();
     let mut entries = Vec::with_capacity(incoming.len());
@@ -201,26 +208,17 @@ async fn journal(
         if let Some(at) = inc.at
             && let Err(e) = at.check_sane(now)
         {
-            violations.push(Violation::new(
-                format!("{}/at", inc.pointer),
-                e.code(),
-                format!("at {e}"),
-            ));
+            violations.push(Violation::new(format!("{}/at", inc.pointer), e.code(), format!("at {e}")));
         }
-        let event_id = inc.event_id.unwrap_or_else(|| match idempotency_key {
-            Some(key) if batch => EventId::derived(scope, &format!("{key}#{i}")),
-            Some(key) => EventId::derived(scope, key),
+        let event_id = inc.event_id.unwrap_or_else(|| match &derived_from {
+            Some((scope, key)) if batch => EventId::derived(scope, &format!("{key}#{i}")),
+            Some((scope, key)) => EventId::derived(scope, key),
             None => EventId::new_random(),
         });
         let fp = fingerprint(&inc.event, inc.at);
         pointers.push(inc.pointer);
         entries.push(NewEntry {
-            envelope: Envelope {
-                event_id,
-                at: inc.at.unwrap_or(now),
-                received_at: now,
-                event: inc.event,
-            },
+            envelope: Envelope { event_id, at: inc.at.unwrap_or(now), received_at: now, event: inc.event },
             fingerprint: fp,
         });
     }
@@ -239,36 +237,21 @@ async fn journal(
         return Err(ApiError::Invalid(violations));
     }
     let ids: Vec<EventId> = entries.iter().map(|e| e.envelope.event_id).collect();
-    state
-        .journal
-        .append(entries)
-        .await
-        .map_err(|e| match ApiError::from(e) {
-            ApiError::IdempotencyConflict { event_id, .. } => {
-                let pointer = ids
-                    .iter()
-                    .position(|id| *id == event_id)
-                    .map(|i| pointers[i].clone())
-                    .unwrap_or_default();
-                ApiError::IdempotencyConflict { event_id, pointer }
-            }
-            other => other,
-        })
+    state.journal.append(entries).await.map_err(|e| match ApiError::from(e) {
+        ApiError::IdempotencyConflict { event_id, .. } => {
+            let pointer = ids.iter().position(|id| *id == event_id).map(|i| pointers[i].clone()).unwrap_or_default();
+            ApiError::IdempotencyConflict { event_id, pointer }
+        }
+        other => other,
+    })
 }
 
 /// Waits until every entry is settled or `wait` runs out, refreshing them.
-async fn wait_for_verdicts(
-    state: &AppState,
-    entries: &mut [(Entry, bool)],
-    wait: Duration,
-) -> Result<(), ApiError> {
+async fn wait_for_verdicts(state: &AppState, entries: &mut [(Entry, bool)], wait: Duration) -> Result<(), ApiError> {
     let deadline = tokio::time::Instant::now() + wait;
     let mut settled = state.journal.settled_watch();
     loop {
-        for (entry, _) in entries
-            .iter_mut()
-            .filter(|(e, _)| e.status == Status::Pending)
-        {
+        for (entry, _) in entries.iter_mut().filter(|(e, _)| e.status == Status::Pending) {
             if let Some(fresh) = state.journal.get(entry.envelope.event_id).await? {
                 *entry = fresh;
             }
@@ -276,21 +259,8 @@ async fn wait_for_verdicts(
         if entries.iter().all(|(e, _)| e.status != Status::Pending) {
             return Ok(());
         }
-        if tokio::time::timeout_at(deadline, settled.changed())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout_at(deadline, settled.changed()).await.is_err() {
             return Ok(());
         }
     }
-}
-
-/// `Retry-After` and friends are set by [`ApiError`]; this only reads a
-/// request's headers for the Live Director webhook id.
-pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
 }

@@ -4,9 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{
-    CameraKey, DeviceId, EventId, HoldId, Millis, Placement, SessionKey, StillId, Violation,
-};
+use super::{CameraKey, DeviceId, EventId, HoldId, Millis, Placement, SessionKey, StillId, Violation};
 
 /// A phone's or iPad's platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -53,11 +51,7 @@ pub enum CueKind {
 /// One accepted write. Field names and the `type` tag are the ledger's wire
 /// format.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(
-    tag = "type",
-    rename_all = "snake_case",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase")]
 pub enum Event {
     StartShoot {
         session_key: SessionKey,
@@ -306,100 +300,52 @@ const MAX_CLOCK_OFFSET_MS: f64 = 24.0 * 3600.0 * 1000.0;
 /// formats. `pointer` is where the event stands in the request body; field
 /// names in the violations are those of the wire (camelCase).
 pub fn validate_event(event: &Event, pointer: &str) -> Vec<Violation> {
-    let mut v = Checks {
-        pointer,
-        out: Vec::new(),
-    };
+    let mut v = Checks { pointer, out: Vec::new() };
     match event {
-        Event::StartShoot {
-            title,
-            notes,
-            location,
-            ..
-        } => {
+        Event::StartShoot { title, notes, location, .. } => {
             v.text("title", Some(title), TITLE_MAX, true);
             v.text("notes", notes.as_ref(), TEXT_MAX, false);
             v.text("location", location.as_ref(), SHORT_MAX, false);
         }
         Event::CompleteSession { .. } => {}
-        Event::RegisterDevice {
-            name,
-            model,
-            app_version,
-            hardware_id,
-            ..
-        } => {
+        Event::RegisterDevice { name, model, app_version, hardware_id, .. } => {
             v.text("name", Some(name), SHORT_MAX, true);
             v.text("model", model.as_ref(), SHORT_MAX, false);
             v.text("appVersion", app_version.as_ref(), 64, false);
             v.text("hardwareId", hardware_id.as_ref(), SHORT_MAX, false);
         }
-        Event::JoinSession {
-            placement,
-            clock_offset_ms,
-            ..
-        } => {
+        Event::JoinSession { placement, clock_offset_ms, .. } => {
             if let Some(p) = placement {
                 v.out.extend(p.violations(&format!("{pointer}/placement")));
             }
             v.clock_offset(*clock_offset_ms);
         }
-        Event::UpdatePlacement {
-            placement,
-            clock_offset_ms,
-            ..
-        } => {
-            v.out
-                .extend(placement.violations(&format!("{pointer}/placement")));
+        Event::UpdatePlacement { placement, clock_offset_ms, .. } => {
+            v.out.extend(placement.violations(&format!("{pointer}/placement")));
             v.clock_offset(*clock_offset_ms);
         }
         Event::Cut { transition_ms, .. } => {
             if let Some(ms) = transition_ms
                 && *ms > MAX_TRANSITION_MS
             {
-                v.push(
-                    "transitionMs",
-                    "out_of_range",
-                    format!("transitionMs must be at most {MAX_TRANSITION_MS}"),
-                );
+                v.push("transitionMs", "out_of_range", format!("transitionMs must be at most {MAX_TRANSITION_MS}"));
             }
         }
         Event::HoldStart { .. } | Event::HoldEnd { .. } => {}
-        Event::Cue { label, .. } | Event::Marker { label, .. } => {
-            v.text("label", Some(label), SHORT_MAX, true)
-        }
+        Event::Cue { label, .. } | Event::Marker { label, .. } => v.text("label", Some(label), SHORT_MAX, true),
         Event::Note { text, .. } => v.text("text", Some(text), TEXT_MAX, true),
-        Event::StillMarker {
-            width,
-            height,
-            byte_size,
-            content_type,
-            sha256,
-            storage_ref,
-            ..
-        } => {
+        Event::StillMarker { width, height, byte_size, content_type, sha256, storage_ref, .. } => {
             for (name, dim) in [("width", width), ("height", height)] {
                 if let Some(d) = dim
                     && !(1..=MAX_DIMENSION).contains(d)
                 {
-                    v.push(
-                        name,
-                        "out_of_range",
-                        format!("{name} must be 1..={MAX_DIMENSION} pixels"),
-                    );
+                    v.push(name, "out_of_range", format!("{name} must be 1..={MAX_DIMENSION} pixels"));
                 }
             }
             v.still_storage(*byte_size, content_type.as_ref(), sha256.as_ref());
             v.text("storageRef", storage_ref.as_ref(), REF_MAX, true);
         }
-        Event::StillUploaded {
-            storage_ref,
-            byte_size,
-            content_type,
-            sha256,
-            url,
-            ..
-        } => {
+        Event::StillUploaded { storage_ref, byte_size, content_type, sha256, url, .. } => {
             v.text("storageRef", Some(storage_ref), REF_MAX, true);
             v.still_storage(*byte_size, content_type.as_ref(), sha256.as_ref());
             if let Some(u) = url {
@@ -420,11 +366,7 @@ struct Checks<'a> {
 
 impl Checks<'_> {
     fn push(&mut self, field: &str, code: &str, detail: impl Into<String>) {
-        self.out.push(Violation::new(
-            format!("{}/{field}", self.pointer),
-            code,
-            detail,
-        ));
+        self.out.push(Violation::new(format!("{}/{field}", self.pointer), code, detail));
     }
 
     fn text(&mut self, field: &str, value: Option<&String>, max: usize, non_empty: bool) {
@@ -432,17 +374,9 @@ impl Checks<'_> {
         if non_empty && s.trim().is_empty() {
             self.push(field, "empty", format!("{field} must not be empty"));
         } else if s.chars().count() > max {
-            self.push(
-                field,
-                "too_long",
-                format!("{field} must be at most {max} characters"),
-            );
+            self.push(field, "too_long", format!("{field} must be at most {max} characters"));
         } else if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-            self.push(
-                field,
-                "charset",
-                format!("{field} must not contain control characters"),
-            );
+            self.push(field, "charset", format!("{field} must not contain control characters"));
         }
     }
 
@@ -450,40 +384,23 @@ impl Checks<'_> {
         if let Some(ms) = ms
             && !(ms.is_finite() && ms.abs() <= MAX_CLOCK_OFFSET_MS)
         {
-            self.push(
-                "clockOffsetMs",
-                "out_of_range",
-                "clockOffsetMs must be within ±24 hours",
-            );
+            self.push("clockOffsetMs", "out_of_range", "clockOffsetMs must be within ±24 hours");
         }
     }
 
-    fn still_storage(
-        &mut self,
-        byte_size: Option<u64>,
-        content_type: Option<&String>,
-        sha256: Option<&String>,
-    ) {
+    fn still_storage(&mut self, byte_size: Option<u64>, content_type: Option<&String>, sha256: Option<&String>) {
         if let Some(b) = byte_size
             && !(1..=MAX_BYTES).contains(&b)
         {
-            self.push(
-                "byteSize",
-                "out_of_range",
-                "byteSize must be 1 byte to 1 TiB",
-            );
+            self.push("byteSize", "out_of_range", "byteSize must be 1 byte to 1 TiB");
         }
         if let Some(ct) = content_type {
             let ok = ct.len() <= 100
-                && ct.split_once('/').is_some_and(|(a, b)| {
-                    !a.is_empty() && !b.is_empty() && ct.bytes().all(|c| c.is_ascii_graphic())
-                });
+                && ct
+                    .split_once('/')
+                    .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && ct.bytes().all(|c| c.is_ascii_graphic()));
             if !ok {
-                self.push(
-                    "contentType",
-                    "format",
-                    "contentType must be a media type such as image/heic",
-                );
+                self.push("contentType", "format", "contentType must be a media type such as image/heic");
             }
         }
         if let Some(h) = sha256
@@ -531,10 +448,7 @@ mod tests {
 
     #[test]
     fn text_rules() {
-        let e = Event::Note {
-            session_key: sk(),
-            text: " ".into(),
-        };
+        let e = Event::Note { session_key: sk(), text: " ".into() };
         assert_eq!(validate_event(&e, "/events/0")[0].pointer, "/events/0/text");
         let e = Event::StillUploaded {
             session_key: sk(),
@@ -545,10 +459,7 @@ mod tests {
             sha256: Some("abc".into()),
             url: Some("ftp://x".into()),
         };
-        let codes: Vec<_> = validate_event(&e, "")
-            .into_iter()
-            .map(|v| v.pointer)
-            .collect();
+        let codes: Vec<_> = validate_event(&e, "").into_iter().map(|v| v.pointer).collect();
         assert_eq!(codes, ["/byteSize", "/contentType", "/sha256", "/url"]);
     }
 
@@ -563,11 +474,6 @@ mod tests {
             hardware_id: None,
         };
         assert_eq!(e.partition().key(), "device:d1");
-        assert_eq!(
-            Event::CompleteSession { session_key: sk() }
-                .partition()
-                .key(),
-            "session:s1"
-        );
+        assert_eq!(Event::CompleteSession { session_key: sk() }.partition().key(), "session:s1");
     }
 }

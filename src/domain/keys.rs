@@ -37,19 +37,13 @@ fn check_key(s: &str, max: usize) -> Result<(), KeyError> {
     if s.chars().count() > max {
         return Err(KeyError::TooLong { max });
     }
-    if !s
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-    {
+    if !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-')) {
         return Err(KeyError::Charset);
     }
     Ok(())
 }
 
-fn key_schema(
-    max: usize,
-    example: &str,
-) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+fn key_schema(max: usize, example: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     use utoipa::openapi::schema::{ObjectBuilder, Type};
     ObjectBuilder::new()
         .schema_type(Type::String)
@@ -140,9 +134,7 @@ key_newtype!(
 
 /// Every write's idempotency key: a UUID the sender makes, or the service
 /// derives from an `Idempotency-Key` header, or mints.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[schema(value_type = String, format = Uuid, example = "6f1c1b1e-3c7a-4d59-9a43-2f4b8d0e9a10")]
 pub struct EventId(Uuid);
 
@@ -189,10 +181,7 @@ mod tests {
         assert_eq!(SessionKey::parse(""), Err(KeyError::Empty));
         assert_eq!(CameraKey::parse("wide left"), Err(KeyError::Charset));
         assert_eq!(CameraKey::parse("é"), Err(KeyError::Charset));
-        assert_eq!(
-            CameraKey::parse("x".repeat(65)),
-            Err(KeyError::TooLong { max: 64 })
-        );
+        assert_eq!(CameraKey::parse("x".repeat(65)), Err(KeyError::TooLong { max: 64 }));
         assert!(CameraKey::parse("x".repeat(64)).is_ok());
     }
 

@@ -10,9 +10,7 @@ mod placement;
 mod time;
 mod verdict;
 
-pub use event::{
-    CueKind, Envelope, Event, EventKind, Partition, Platform, Role, Transition, validate_event,
-};
+pub use event::{CueKind, Envelope, Event, EventKind, Partition, Platform, Role, Transition, validate_event};
 pub use keys::{CameraKey, DeviceId, EventId, HoldId, KeyError, SessionKey, StillId};
 pub use placement::{Orientation, Placement};
 pub use time::{Millis, TimeError};
@@ -34,16 +32,8 @@ pub struct Violation {
 }
 
 impl Violation {
-    pub fn new(
-        pointer: impl Into<String>,
-        code: impl Into<String>,
-        detail: impl Into<String>,
-    ) -> Self {
-        Self {
-            pointer: pointer.into(),
-            code: code.into(),
-            detail: detail.into(),
-        }
+    pub fn new(pointer: impl Into<String>, code: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self { pointer: pointer.into(), code: code.into(), detail: detail.into() }
     }
 }
 

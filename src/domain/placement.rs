@@ -84,13 +84,7 @@ impl Placement {
             ("panDeg", self.pan_deg, -180.0, 180.0, "degrees"),
             ("tiltDeg", self.tilt_deg, -90.0, 90.0, "degrees"),
             ("rollDeg", self.roll_deg, -180.0, 180.0, "degrees"),
-            (
-                "focalLengthMm",
-                self.focal_length_mm,
-                1.0,
-                2000.0,
-                "millimetres",
-            ),
+            ("focalLengthMm", self.focal_length_mm, 1.0, 2000.0, "millimetres"),
             ("zoom", self.zoom, 0.1, 200.0, "x"),
         ];
         for (name, value, lo, hi, unit) in ranges {
@@ -114,11 +108,7 @@ impl Placement {
             ));
         }
         if *self == Placement::default() {
-            out.push(Violation::new(
-                pointer,
-                "empty",
-                "a placement needs at least one field",
-            ));
+            out.push(Violation::new(pointer, "empty", "a placement needs at least one field"));
         }
         out
     }
@@ -130,12 +120,7 @@ mod tests {
 
     #[test]
     fn each_out_of_range_field_is_named() {
-        let p = Placement {
-            pan_deg: Some(181.0),
-            tilt_deg: Some(-90.0),
-            zoom: Some(0.0),
-            ..Default::default()
-        };
+        let p = Placement { pan_deg: Some(181.0), tilt_deg: Some(-90.0), zoom: Some(0.0), ..Default::default() };
         let v = p.violations("/placement");
         let pointers: Vec<_> = v.iter().map(|v| v.pointer.as_str()).collect();
         assert_eq!(pointers, ["/placement/panDeg", "/placement/zoom"]);
@@ -151,10 +136,7 @@ mod tests {
 
     #[test]
     fn nan_is_out_of_range() {
-        let p = Placement {
-            x: Some(f64::NAN),
-            ..Default::default()
-        };
+        let p = Placement { x: Some(f64::NAN), ..Default::default() };
         assert_eq!(p.violations("")[0].pointer, "/x");
     }
 }

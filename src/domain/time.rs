@@ -87,9 +87,7 @@ impl<'de> Deserialize<'de> for Millis {
                 Ok(Millis(v))
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Millis, E> {
-                i64::try_from(v)
-                    .map(Millis)
-                    .map_err(|_| E::custom("timestamp out of range"))
+                i64::try_from(v).map(Millis).map_err(|_| E::custom("timestamp out of range"))
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Millis, E> {
                 if v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e15 {
@@ -123,14 +121,8 @@ mod tests {
     #[test]
     fn sanity_window() {
         let now = Millis(1_764_531_000_000);
-        assert_eq!(
-            Millis(1_764_531_000).check_sane(now),
-            Err(TimeError::TooOld)
-        );
-        assert_eq!(
-            Millis(now.0 + MAX_AHEAD_MS + 1).check_sane(now),
-            Err(TimeError::TooFarAhead)
-        );
+        assert_eq!(Millis(1_764_531_000).check_sane(now), Err(TimeError::TooOld));
+        assert_eq!(Millis(now.0 + MAX_AHEAD_MS + 1).check_sane(now), Err(TimeError::TooFarAhead));
         assert!(Millis(now.0 - 1000).check_sane(now).is_ok());
     }
 }

@@ -64,18 +64,8 @@ enum Outcome {
 }
 
 impl Forwarder {
-    pub fn new(
-        journal: Journal,
-        ledger: Arc<dyn Ledger>,
-        metrics: Arc<Metrics>,
-        options: ForwarderOptions,
-    ) -> Self {
-        Self {
-            journal,
-            ledger,
-            metrics,
-            options,
-        }
+    pub fn new(journal: Journal, ledger: Arc<dyn Ledger>, metrics: Arc<Metrics>, options: ForwarderOptions) -> Self {
+        Self { journal, ledger, metrics, options }
     }
 
     /// Runs until `shutdown` turns true; then returns after the batch in
@@ -125,10 +115,7 @@ impl Forwarder {
     fn backoff(&self, failures: u32) -> Duration {
         let min = self.options.backoff_min.as_millis() as u64;
         let max = self.options.backoff_max.as_millis() as u64;
-        let ceiling = min
-            .saturating_mul(1u64 << failures.min(20))
-            .min(max)
-            .max(min);
+        let ceiling = min.saturating_mul(1u64 << failures.min(20)).min(max).max(min);
         Duration::from_millis(rand::rng().random_range(min..=ceiling))
     }
 
@@ -147,9 +134,7 @@ impl Forwarder {
                     unreachable => unreachable,
                 }
             }
-            Err(LedgerError::Function(e) | LedgerError::Protocol(e)) => {
-                self.poison(&batch[0], e).await
-            }
+            Err(LedgerError::Function(e) | LedgerError::Protocol(e)) => self.poison(&batch[0], e).await,
         }
     }
 
@@ -173,8 +158,7 @@ impl Forwarder {
             sequence: None,
             ledger_ids: Default::default(),
         };
-        self.settle(std::slice::from_ref(entry), vec![verdict])
-            .await
+        self.settle(std::slice::from_ref(entry), vec![verdict]).await
     }
 
     async fn settle(&self, batch: &[Entry], verdicts: Vec<Verdict>) -> Outcome {
@@ -187,8 +171,7 @@ impl Forwarder {
             } else {
                 delivered += 1;
             }
-            self.metrics
-                .observe_delivery(u64::try_from(now.0 - entry.envelope.received_at.0).unwrap_or(0));
+            self.metrics.observe_delivery(u64::try_from(now.0 - entry.envelope.received_at.0).unwrap_or(0));
         }
         let pairs = batch.iter().map(|e| e.seq).zip(verdicts).collect();
         match self.journal.settle(pairs).await {

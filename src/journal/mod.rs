@@ -133,10 +133,7 @@ pub struct JournalOptions {
 
 impl Default for JournalOptions {
     fn default() -> Self {
-        Self {
-            max_pending: 1_000_000,
-            max_group: 512,
-        }
+        Self { max_pending: 1_000_000, max_group: 512 }
     }
 }
 
@@ -201,43 +198,33 @@ impl Journal {
     /// Journals a batch atomically: either every event is committed (new or
     /// replayed) or none is. Returns after the commit is on disk.
     pub async fn append(&self, entries: Vec<NewEntry>) -> Result<Vec<Appended>, JournalError> {
-        self.ask(|reply| writer::Command::Op(writer::Op::Append { entries, reply }))
-            .await?
+        self.ask(|reply| writer::Command::Op(writer::Op::Append { entries, reply })).await?
     }
 
     /// Records the ledger's verdicts (by journal seq) and counts attempts.
     pub async fn settle(&self, verdicts: Vec<(i64, Verdict)>) -> Result<(), JournalError> {
-        self.ask(|reply| writer::Command::Op(writer::Op::Settle { verdicts, reply }))
-            .await?
+        self.ask(|reply| writer::Command::Op(writer::Op::Settle { verdicts, reply })).await?
     }
 
     /// Notes a failed delivery attempt of these entries (they stay pending).
     pub async fn record_failure(&self, seqs: Vec<i64>, error: String) -> Result<(), JournalError> {
-        self.ask(|reply| writer::Command::Op(writer::Op::Failure { seqs, error, reply }))
-            .await?
+        self.ask(|reply| writer::Command::Op(writer::Op::Failure { seqs, error, reply })).await?
     }
 
     /// Deletes settled entries older than `before`; returns how many.
     pub async fn compact(&self, before: Millis) -> Result<u64, JournalError> {
-        self.ask(|reply| writer::Command::Op(writer::Op::Compact { before, reply }))
-            .await?
+        self.ask(|reply| writer::Command::Op(writer::Op::Compact { before, reply })).await?
     }
 
     /// Marks settled entries pending again (all, or one session's), so that
     /// the forwarder re-sends them. Returns how many.
     pub async fn requeue(&self, partition: Option<String>) -> Result<u64, JournalError> {
-        self.ask(|reply| writer::Command::Op(writer::Op::Requeue { partition, reply }))
-            .await?
+        self.ask(|reply| writer::Command::Op(writer::Op::Requeue { partition, reply })).await?
     }
 
-    async fn ask<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<T>) -> writer::Command,
-    ) -> Result<T, JournalError> {
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> writer::Command) -> Result<T, JournalError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(make(reply))
-            .map_err(|_| JournalError::Closed)?;
+        self.tx.send(make(reply)).map_err(|_| JournalError::Closed)?;
         rx.await.map_err(|_| JournalError::Closed)
     }
 
@@ -253,15 +240,13 @@ impl Journal {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<Entry>, JournalError> {
-        self.read(move |c| store::partition_entries(c, &partition, after_seq, limit))
-            .await
+        self.read(move |c| store::partition_entries(c, &partition, after_seq, limit)).await
     }
 
     /// The oldest pending entries in journal order (the forwarder's next
     /// batch), skipping those with seq <= `after_seq`.
     pub async fn pending(&self, after_seq: i64, limit: u32) -> Result<Vec<Entry>, JournalError> {
-        self.read(move |c| store::pending(c, after_seq, limit))
-            .await
+        self.read(move |c| store::pending(c, after_seq, limit)).await
     }
 
     async fn read<T: Send + 'static>(
@@ -304,8 +289,7 @@ impl Journal {
 
     /// Whether the writer still runs and the file takes a write.
     pub async fn probe(&self) -> Result<(), JournalError> {
-        self.ask(|reply| writer::Command::Op(writer::Op::Probe { reply }))
-            .await?
+        self.ask(|reply| writer::Command::Op(writer::Op::Probe { reply })).await?
     }
 
     /// Stops the writer after what it has queued is committed.

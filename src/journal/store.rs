@@ -44,10 +44,7 @@ fn pragmas(conn: &Connection) -> Result<(), JournalError> {
 /// Opens the write connection: creates the schema in a new file, or checks
 /// that an existing file is a sound journal of a known version.
 pub(super) fn open_writer(path: &Path) -> Result<Connection, JournalError> {
-    let not_a_journal = |reason: String| JournalError::NotAJournal {
-        path: path.to_path_buf(),
-        reason,
-    };
+    let not_a_journal = |reason: String| JournalError::NotAJournal { path: path.to_path_buf(), reason };
     let conn = Connection::open(path)?;
     // A file that is not SQLite fails at the first read.
     let app_id: i32 = conn
@@ -57,9 +54,7 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection, JournalError> {
         .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
         .map_err(|e| not_a_journal(format!("unreadable ({e})")))?;
     if tables > 0 && app_id != JOURNAL_APPLICATION_ID {
-        return Err(not_a_journal(format!(
-            "a SQLite database of another application (application_id {app_id:#x})"
-        )));
+        return Err(not_a_journal(format!("a SQLite database of another application (application_id {app_id:#x})")));
     }
     pragmas(&conn)?;
     let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
@@ -81,9 +76,7 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection, JournalError> {
 pub(super) fn open_reader(path: &Path) -> Result<Connection, JournalError> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(conn)
@@ -117,10 +110,10 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Entry, JournalError>
     let last_error: Option<String> = row.get(5)?;
     let settled_at: Option<i64> = row.get(6)?;
     Ok((|| {
-        let envelope: Envelope = serde_json::from_str(&envelope)
-            .map_err(|e| JournalError::Decode(format!("entry {seq}: {e}")))?;
-        let status = Status::parse(&status)
-            .ok_or_else(|| JournalError::Decode(format!("entry {seq}: status {status:?}")))?;
+        let envelope: Envelope =
+            serde_json::from_str(&envelope).map_err(|e| JournalError::Decode(format!("entry {seq}: {e}")))?;
+        let status =
+            Status::parse(&status).ok_or_else(|| JournalError::Decode(format!("entry {seq}: status {status:?}")))?;
         let verdict = verdict
             .map(|v| serde_json::from_str::<Verdict>(&v))
             .transpose()
@@ -148,20 +141,14 @@ fn collect(mut rows: rusqlite::Rows<'_>) -> Result<Vec<Entry>, JournalError> {
 pub(super) fn get(conn: &Connection, id: EventId) -> Result<Option<Entry>, JournalError> {
     let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE event_id = ?1");
     let mut stmt = conn.prepare_cached(&sql)?;
-    match stmt
-        .query_row([id.to_string()], entry_from_row)
-        .optional()?
-    {
+    match stmt.query_row([id.to_string()], entry_from_row).optional()? {
         Some(e) => Ok(Some(e?)),
         None => Ok(None),
     }
 }
 
 /// The fingerprint and entry of an id, if journaled.
-pub(super) fn find(
-    conn: &Connection,
-    id: EventId,
-) -> Result<Option<(Vec<u8>, Entry)>, JournalError> {
+pub(super) fn find(conn: &Connection, id: EventId) -> Result<Option<(Vec<u8>, Entry)>, JournalError> {
     let sql = format!("SELECT {ENTRY_COLUMNS}, fingerprint FROM entries WHERE event_id = ?1");
     let mut stmt = conn.prepare_cached(&sql)?;
     let found = stmt
@@ -176,11 +163,7 @@ pub(super) fn find(
     }
 }
 
-pub(super) fn insert(
-    conn: &Connection,
-    envelope: &Envelope,
-    fingerprint: &[u8; 32],
-) -> Result<Entry, JournalError> {
+pub(super) fn insert(conn: &Connection, envelope: &Envelope, fingerprint: &[u8; 32]) -> Result<Entry, JournalError> {
     let json = serde_json::to_string(envelope).map_err(|e| JournalError::Decode(e.to_string()))?;
     let mut stmt = conn.prepare_cached(
         "INSERT INTO entries (event_id, partition, kind, fingerprint, envelope, received_at, status)
@@ -211,21 +194,14 @@ pub(super) fn partition_entries(
     after_seq: i64,
     limit: u32,
 ) -> Result<Vec<Entry>, JournalError> {
-    let sql = format!(
-        "SELECT {ENTRY_COLUMNS} FROM entries WHERE partition = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
-    );
+    let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE partition = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
     let mut stmt = conn.prepare_cached(&sql)?;
     collect(stmt.query(params![partition, after_seq, limit])?)
 }
 
-pub(super) fn pending(
-    conn: &Connection,
-    after_seq: i64,
-    limit: u32,
-) -> Result<Vec<Entry>, JournalError> {
-    let sql = format!(
-        "SELECT {ENTRY_COLUMNS} FROM entries WHERE status = 'pending' AND seq > ?1 ORDER BY seq LIMIT ?2"
-    );
+pub(super) fn pending(conn: &Connection, after_seq: i64, limit: u32) -> Result<Vec<Entry>, JournalError> {
+    let sql =
+        format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE status = 'pending' AND seq > ?1 ORDER BY seq LIMIT ?2");
     let mut stmt = conn.prepare_cached(&sql)?;
     collect(stmt.query(params![after_seq, limit])?)
 }
@@ -238,11 +214,7 @@ pub(super) fn settle(
     verdict: &Verdict,
     now: Millis,
 ) -> Result<Option<Status>, JournalError> {
-    let status = if verdict.is_rejection() {
-        Status::Rejected
-    } else {
-        Status::Delivered
-    };
+    let status = if verdict.is_rejection() { Status::Rejected } else { Status::Delivered };
     let json = serde_json::to_string(verdict).map_err(|e| JournalError::Decode(e.to_string()))?;
     let mut stmt = conn.prepare_cached(
         "UPDATE entries SET status = ?2, verdict = ?3, attempts = attempts + 1, last_error = NULL, settled_at = ?4
@@ -271,10 +243,7 @@ pub(super) fn compact(conn: &Connection, before: Millis) -> Result<(u64, u64), J
     };
     let delivered = count("delivered")?;
     let rejected = count("rejected")?;
-    conn.execute(
-        "DELETE FROM entries WHERE status != 'pending' AND settled_at < ?1",
-        [before.0],
-    )?;
+    conn.execute("DELETE FROM entries WHERE status != 'pending' AND settled_at < ?1", [before.0])?;
     Ok((delivered, rejected))
 }
 

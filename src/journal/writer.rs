@@ -18,30 +18,12 @@ pub(super) enum Command {
 }
 
 pub(super) enum Op {
-    Append {
-        entries: Vec<NewEntry>,
-        reply: Reply<Vec<Appended>>,
-    },
-    Settle {
-        verdicts: Vec<(i64, Verdict)>,
-        reply: Reply<()>,
-    },
-    Failure {
-        seqs: Vec<i64>,
-        error: String,
-        reply: Reply<()>,
-    },
-    Compact {
-        before: Millis,
-        reply: Reply<u64>,
-    },
-    Requeue {
-        partition: Option<String>,
-        reply: Reply<u64>,
-    },
-    Probe {
-        reply: Reply<()>,
-    },
+    Append { entries: Vec<NewEntry>, reply: Reply<Vec<Appended>> },
+    Settle { verdicts: Vec<(i64, Verdict)>, reply: Reply<()> },
+    Failure { seqs: Vec<i64>, error: String, reply: Reply<()> },
+    Compact { before: Millis, reply: Reply<u64> },
+    Requeue { partition: Option<String>, reply: Reply<u64> },
+    Probe { reply: Reply<()> },
 }
 
 pub(super) fn spawn(
@@ -52,14 +34,7 @@ pub(super) fn spawn(
 ) -> Result<std::thread::JoinHandle<()>, JournalError> {
     Ok(std::thread::Builder::new()
         .name("journal-writer".into())
-        .spawn(move || {
-            Writer {
-                conn,
-                options,
-                shared,
-            }
-            .run(rx)
-        })?)
+        .spawn(move || Writer { conn, options, shared }.run(rx))?)
 }
 
 struct Writer {
@@ -161,17 +136,12 @@ impl Writer {
         let done = match cmd {
             Op::Append { entries, reply } => Done::Append(reply, self.append(entries, &mut local)),
             Op::Settle { verdicts, reply } => Done::Unit(reply, self.settle(verdicts, &mut local)),
-            Op::Failure { seqs, error, reply } => Done::Unit(
-                reply,
-                seqs.iter()
-                    .try_for_each(|s| store::record_failure(&self.conn, *s, &error)),
-            ),
+            Op::Failure { seqs, error, reply } => {
+                Done::Unit(reply, seqs.iter().try_for_each(|s| store::record_failure(&self.conn, *s, &error)))
+            }
             Op::Compact { before, reply } => {
                 local.recount = true;
-                Done::Count(
-                    reply,
-                    store::compact(&self.conn, before).map(|(d, r)| d + r),
-                )
+                Done::Count(reply, store::compact(&self.conn, before).map(|(d, r)| d + r))
             }
             Op::Requeue { partition, reply } => {
                 local.recount = true;
@@ -204,38 +174,21 @@ impl Writer {
         done
     }
 
-    fn append(
-        &mut self,
-        entries: Vec<NewEntry>,
-        delta: &mut Delta,
-    ) -> Result<Vec<Appended>, JournalError> {
-        let pending = self
-            .shared
-            .pending
-            .load(Ordering::Relaxed)
-            .saturating_add_signed(delta.pending);
+    fn append(&mut self, entries: Vec<NewEntry>, delta: &mut Delta) -> Result<Vec<Appended>, JournalError> {
+        let pending = self.shared.pending.load(Ordering::Relaxed).saturating_add_signed(delta.pending);
         let mut out = Vec::with_capacity(entries.len());
         let mut new = 0u64;
         for e in entries {
             match store::find(&self.conn, e.envelope.event_id)? {
                 Some((fp, entry)) if fp == e.fingerprint => out.push(Appended::Replay(entry)),
                 Some(_) => {
-                    return Err(JournalError::Conflict {
-                        event_id: e.envelope.event_id,
-                    });
+                    return Err(JournalError::Conflict { event_id: e.envelope.event_id });
                 }
                 None => {
                     if pending + new >= self.options.max_pending {
-                        return Err(JournalError::Full {
-                            pending,
-                            limit: self.options.max_pending,
-                        });
+                        return Err(JournalError::Full { pending, limit: self.options.max_pending });
                     }
-                    out.push(Appended::New(store::insert(
-                        &self.conn,
-                        &e.envelope,
-                        &e.fingerprint,
-                    )?));
+                    out.push(Appended::New(store::insert(&self.conn, &e.envelope, &e.fingerprint)?));
                     new += 1;
                 }
             }
@@ -244,11 +197,7 @@ impl Writer {
         Ok(out)
     }
 
-    fn settle(
-        &mut self,
-        verdicts: Vec<(i64, Verdict)>,
-        delta: &mut Delta,
-    ) -> Result<(), JournalError> {
+    fn settle(&mut self, verdicts: Vec<(i64, Verdict)>, delta: &mut Delta) -> Result<(), JournalError> {
         let now = Millis::now();
         for (seq, verdict) in verdicts {
             match store::settle(&self.conn, seq, &verdict, now)? {
@@ -297,9 +246,7 @@ fn fail(cmd: Op, msg: &str) {
     let err = || JournalError::Commit(msg.to_string());
     match cmd {
         Op::Append { reply, .. } => drop(reply.send(Err(err()))),
-        Op::Settle { reply, .. } | Op::Failure { reply, .. } | Op::Probe { reply } => {
-            drop(reply.send(Err(err())))
-        }
+        Op::Settle { reply, .. } | Op::Failure { reply, .. } | Op::Probe { reply } => drop(reply.send(Err(err()))),
         Op::Compact { reply, .. } | Op::Requeue { reply, .. } => drop(reply.send(Err(err()))),
     }
 }

@@ -37,10 +37,7 @@ impl std::fmt::Debug for ConvexSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConvexSettings")
             .field("url", &self.url)
-            .field(
-                "deploy_key",
-                &self.deploy_key.as_ref().map(|_| "<redacted>"),
-            )
+            .field("deploy_key", &self.deploy_key.as_ref().map(|_| "<redacted>"))
             .field("call_timeout", &self.call_timeout)
             .finish()
     }
@@ -74,10 +71,7 @@ impl ConvexLedger {
         let flag = connected.clone();
         tokio::spawn(async move {
             while let Some(state) = state_rx.recv().await {
-                flag.store(
-                    matches!(state, WebSocketState::Connected),
-                    Ordering::Relaxed,
-                );
+                flag.store(matches!(state, WebSocketState::Connected), Ordering::Relaxed);
             }
         });
         if let Some(key) = &settings.deploy_key {
@@ -85,19 +79,11 @@ impl ConvexLedger {
         }
         // Reads use their own socket so that a long read never waits behind
         // a batch of writes.
-        let mut reader = ConvexClientBuilder::new(&settings.url)
-            .with_client_id("shootlog-reader")
-            .build()
-            .await?;
+        let mut reader = ConvexClientBuilder::new(&settings.url).with_client_id("shootlog-reader").build().await?;
         if let Some(key) = &settings.deploy_key {
             reader.set_admin_auth(key.clone(), None).await;
         }
-        Ok(Self {
-            client,
-            reader,
-            connected,
-            timeout: settings.call_timeout,
-        })
+        Ok(Self { client, reader, connected, timeout: settings.call_timeout })
     }
 
     async fn call(
@@ -109,25 +95,15 @@ impl ConvexLedger {
     ) -> Result<serde_json::Value, LedgerError> {
         // Clones share the socket; each call gets its own handle.
         let mut c = client.clone();
-        let fut = async {
-            if mutation {
-                c.mutation(name, args).await
-            } else {
-                c.query(name, args).await
-            }
-        };
+        let fut = async { if mutation { c.mutation(name, args).await } else { c.query(name, args).await } };
         match tokio::time::timeout(self.timeout, fut).await {
-            Err(_) => Err(LedgerError::Transport(format!(
-                "{name} timed out after {:?}",
-                self.timeout
-            ))),
+            Err(_) => Err(LedgerError::Transport(format!("{name} timed out after {:?}", self.timeout))),
             Ok(Err(e)) => Err(LedgerError::Transport(format!("{name}: {e}"))),
             Ok(Ok(FunctionResult::Value(v))) => Ok(v.export()),
             Ok(Ok(FunctionResult::ErrorMessage(m))) => Err(LedgerError::Function(m)),
-            Ok(Ok(FunctionResult::ConvexError(e))) => Err(LedgerError::Function(format!(
-                "{} ({:?})",
-                e.message, e.data
-            ))),
+            Ok(Ok(FunctionResult::ConvexError(e))) => {
+                Err(LedgerError::Function(format!("{} ({:?})", e.message, e.data)))
+            }
         }
     }
 }
@@ -163,33 +139,22 @@ struct WireBatchResult {
 }
 
 /// Matches the ledger's answer to the events sent, by event id, in order.
-fn verdicts_for(
-    events: &[Envelope],
-    answer: serde_json::Value,
-) -> Result<Vec<Verdict>, LedgerError> {
-    let result: WireBatchResult = serde_json::from_value(answer)
-        .map_err(|e| LedgerError::Protocol(format!("applyBatch result: {e}")))?;
-    let mut by_id: HashMap<String, WireVerdictBody> = result
-        .verdicts
-        .into_iter()
-        .map(|v| (v.event_id, v.verdict))
-        .collect();
+fn verdicts_for(events: &[Envelope], answer: serde_json::Value) -> Result<Vec<Verdict>, LedgerError> {
+    let result: WireBatchResult =
+        serde_json::from_value(answer).map_err(|e| LedgerError::Protocol(format!("applyBatch result: {e}")))?;
+    let mut by_id: HashMap<String, WireVerdictBody> =
+        result.verdicts.into_iter().map(|v| (v.event_id, v.verdict)).collect();
     events
         .iter()
         .map(|e| {
             let id = e.event_id.to_string();
-            let w = by_id
-                .remove(&id)
-                .ok_or_else(|| LedgerError::Protocol(format!("no verdict for event {id}")))?;
+            let w = by_id.remove(&id).ok_or_else(|| LedgerError::Protocol(format!("no verdict for event {id}")))?;
             Ok(Verdict {
                 verdict: w.verdict,
                 code: w.code,
                 message: w.message,
                 original: w.original,
-                sequence: w
-                    .sequence
-                    .filter(|s| s.is_finite() && *s >= 0.0)
-                    .map(|s| s as u64),
+                sequence: w.sequence.filter(|s| s.is_finite() && *s >= 0.0).map(|s| s as u64),
                 ledger_ids: w.ledger_ids,
             })
         })
@@ -205,13 +170,9 @@ impl Ledger for ConvexLedger {
         self.connected.load(Ordering::Relaxed)
     }
 
-    fn apply_batch<'a>(
-        &'a self,
-        events: &'a [Envelope],
-    ) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>> {
+    fn apply_batch<'a>(&'a self, events: &'a [Envelope]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>> {
         Box::pin(async move {
-            let wire =
-                serde_json::to_value(events).map_err(|e| LedgerError::Protocol(e.to_string()))?;
+            let wire = serde_json::to_value(events).map_err(|e| LedgerError::Protocol(e.to_string()))?;
             let wire = Value::try_from(wire).map_err(|e| LedgerError::Protocol(e.to_string()))?;
             let args = BTreeMap::from([("events".to_string(), wire)]);
             let answer = self.call(&self.client, true, APPLY_BATCH, args).await?;
@@ -219,15 +180,9 @@ impl Ledger for ConvexLedger {
         })
     }
 
-    fn session<'a>(
-        &'a self,
-        key: &'a SessionKey,
-    ) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>> {
+    fn session<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>> {
         Box::pin(async move {
-            let args = BTreeMap::from([(
-                "sessionKey".to_string(),
-                Value::from(key.as_str().to_string()),
-            )]);
+            let args = BTreeMap::from([("sessionKey".to_string(), Value::from(key.as_str().to_string()))]);
             let answer = self.call(&self.reader, false, SESSION_QUERY, args).await?;
             Ok((!answer.is_null()).then_some(answer))
         })

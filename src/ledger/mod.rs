@@ -47,17 +47,11 @@ pub trait Ledger: Send + Sync + 'static {
     fn is_connected(&self) -> bool;
 
     /// Applies events in order; answers one verdict per event, same order.
-    fn apply_batch<'a>(
-        &'a self,
-        events: &'a [Envelope],
-    ) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>>;
+    fn apply_batch<'a>(&'a self, events: &'a [Envelope]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>>;
 
     /// A session's whole ledger (session, cameras, placements, events,
     /// stills), or `None` if the ledger has no such session.
-    fn session<'a>(
-        &'a self,
-        key: &'a SessionKey,
-    ) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>>;
+    fn session<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>>;
 }
 
 /// The embedded default: no ledger is configured; the journal holds every
@@ -77,17 +71,11 @@ impl Ledger for NoLedger {
         false
     }
 
-    fn apply_batch<'a>(
-        &'a self,
-        _: &'a [Envelope],
-    ) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>> {
+    fn apply_batch<'a>(&'a self, _: &'a [Envelope]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>> {
         Box::pin(async { Err(LedgerError::Transport("no ledger is configured".into())) })
     }
 
-    fn session<'a>(
-        &'a self,
-        _: &'a SessionKey,
-    ) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>> {
+    fn session<'a>(&'a self, _: &'a SessionKey) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>> {
         Box::pin(async { Err(LedgerError::Transport("no ledger is configured".into())) })
     }
 }

@@ -33,6 +33,21 @@ impl Resp {
             .unwrap_or_default()
     }
 
+    /// `(pointer, code)` of each `errors[]` entry of a problem document.
+    pub fn violations(&self) -> Vec<(&str, &str)> {
+        self.body["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter().map(|e| (e["pointer"].as_str().unwrap_or(""), e["code"].as_str().unwrap_or(""))).collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The `eventId` of a receipt, as a string.
+    pub fn event_id(&self) -> String {
+        self.body["eventId"].as_str().unwrap_or_else(|| panic!("no eventId in {:#}", self.body)).to_string()
+    }
+
     pub fn content_type(&self) -> &str {
         self.header("content-type").unwrap_or("")
     }
@@ -156,6 +171,18 @@ impl Server {
         r.body["entries"].as_array().cloned().unwrap_or_default()
     }
 
+    /// `GET /v1/events/{id}`.
+    pub async fn event(&self, id: &str) -> Resp {
+        self.get(&format!("/v1/events/{id}")).await
+    }
+
+    /// Events journaled and not yet settled (`/version` `journalDepth.pending`).
+    pub async fn backlog(&self) -> u64 {
+        let r = self.get("/version").await;
+        assert_eq!(r.status, 200, "{:#}", r.body);
+        r.body["journalDepth"]["pending"].as_u64().expect("journalDepth.pending")
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id().unwrap_or(0)
     }
@@ -244,8 +271,22 @@ impl Standin {
         s
     }
 
+    /// A fresh stand-in with extra environment (e.g. the test-only
+    /// `STANDIN_FAULT_THROW_ON`, see standin/README.md).
+    pub async fn start_with_env(env: &[(&str, &str)]) -> Standin {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let state = tmp.path().join("standin-state.jsonl");
+        let mut s = Self::start_at_with_env(&state, 0, env).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
     /// A stand-in on `port` (0 = any) with its state in `state_file`.
     pub async fn start_at(state_file: &Path, port: u16) -> Standin {
+        Self::start_at_with_env(state_file, port, &[]).await
+    }
+
+    async fn start_at_with_env(state_file: &Path, port: u16, env: &[(&str, &str)]) -> Standin {
         let root = repo_root();
         let log = std::fs::File::create(state_file.with_extension("log")).expect("standin log");
         // `node --import tsx` directly: wrappers (npx, tsx's CLI) would not
@@ -261,6 +302,7 @@ impl Standin {
             .arg("--state")
             .arg(state_file)
             .current_dir(&root)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .kill_on_drop(true)
