@@ -78,13 +78,12 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
     let limits = HttpLimits { request_timeout: cfg.request_timeout(), max_concurrency: cfg.max_concurrency as usize };
     let app = api::router(state.clone(), limits);
     let drain_state = state.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: draining requests");
-            drain_state.start_draining();
-        })
-        .await?;
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!("shutting down: draining requests");
+        drain_state.start_draining();
+    };
+    serve_http(listener, app, Duration::from_secs(cfg.header_timeout_secs), shutdown).await;
 
     let _ = stop_tx.send(true);
     if let Some(f) = forwarder {
@@ -96,6 +95,55 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
     journal.close().await;
     tracing::info!(backlog = journal.depth().pending, "journal closed; goodbye");
     Ok(())
+}
+
+/// Longest wait for in-flight requests after a shutdown signal.
+const DRAIN_GRACE: Duration = Duration::from_secs(25);
+
+/// The HTTP/1.1 and HTTP/2 accept loop. Unlike `axum::serve`, it bounds the
+/// time a client may take to send its headers (a stalled phone on venue
+/// Wi-Fi must not hold a connection forever). On shutdown it stops
+/// accepting, lets in-flight requests finish (up to [`DRAIN_GRACE`]) and
+/// closes idle connections.
+async fn serve_http(
+    listener: TcpListener,
+    app: axum::Router,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+
+    let mut http = Builder::new(TokioExecutor::new());
+    http.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause, go on.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let conn = http.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_GRACE, graceful.shutdown()).await.is_err() {
+        tracing::warn!("some requests were still running after {DRAIN_GRACE:?}");
+    }
 }
 
 async fn compact_loop(journal: Journal, keep: Duration, every: Duration, mut stop: watch::Receiver<bool>) {
