@@ -28,6 +28,21 @@ pub struct JoinRequest {
     pub clock_offset_ms: Option<f64>,
 }
 
+impl JoinRequest {
+    /// The event this request asks to journal.
+    pub fn into_incoming(self, session_key: SessionKey) -> Incoming {
+        let event = Event::JoinSession {
+            session_key,
+            camera_key: self.camera_key,
+            device_id: self.device_id,
+            role: self.role,
+            placement: self.placement,
+            clock_offset_ms: self.clock_offset_ms,
+        };
+        Incoming { event_id: self.event_id, at: self.at, event, pointer: String::new() }
+    }
+}
+
 #[utoipa::path(
     post, path = "/v1/sessions/{sessionKey}/cameras", tag = "sessions",
     request_body = JoinRequest,
@@ -40,16 +55,7 @@ pub async fn join(
     ctx: WriteContext,
     JsonBytes(body): JsonBytes<EVENT_LIMIT>,
 ) -> Result<Response, ApiError> {
-    let r: JoinRequest = parse(&body)?;
     let scope = format!("POST /v1/sessions/{session_key}/cameras");
-    let event = Event::JoinSession {
-        session_key,
-        camera_key: r.camera_key,
-        device_id: r.device_id,
-        role: r.role,
-        placement: r.placement,
-        clock_offset_ms: r.clock_offset_ms,
-    };
-    let incoming = Incoming { event_id: r.event_id, at: r.at, event, pointer: String::new() };
+    let incoming = parse::<JoinRequest>(&body)?.into_incoming(session_key);
     accept(&state, &ctx, &scope, vec![incoming], false).await
 }

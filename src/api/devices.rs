@@ -30,6 +30,21 @@ pub struct RegisterDeviceRequest {
     pub hardware_id: Option<String>,
 }
 
+impl RegisterDeviceRequest {
+    /// The event this request asks to journal.
+    pub fn into_incoming(self) -> Incoming {
+        let event = Event::RegisterDevice {
+            device_id: self.device_id,
+            name: self.name,
+            platform: self.platform,
+            model: self.model,
+            app_version: self.app_version,
+            hardware_id: self.hardware_id,
+        };
+        Incoming { event_id: self.event_id, at: self.at, event, pointer: String::new() }
+    }
+}
+
 #[utoipa::path(
     post, path = "/v1/devices", tag = "devices",
     request_body = RegisterDeviceRequest,
@@ -41,16 +56,7 @@ pub async fn register(
     ctx: WriteContext,
     JsonBytes(body): JsonBytes<EVENT_LIMIT>,
 ) -> Result<Response, ApiError> {
-    let r: RegisterDeviceRequest = parse(&body)?;
-    let event = Event::RegisterDevice {
-        device_id: r.device_id,
-        name: r.name,
-        platform: r.platform,
-        model: r.model,
-        app_version: r.app_version,
-        hardware_id: r.hardware_id,
-    };
-    let incoming = Incoming { event_id: r.event_id, at: r.at, event, pointer: String::new() };
+    let incoming = parse::<RegisterDeviceRequest>(&body)?.into_incoming();
     accept(&state, &ctx, "POST /v1/devices", vec![incoming], false).await
 }
 
@@ -69,6 +75,19 @@ pub struct PlacementRequest {
     pub clock_offset_ms: Option<f64>,
 }
 
+impl PlacementRequest {
+    /// The event this request asks to journal.
+    pub fn into_incoming(self, device_id: DeviceId) -> Incoming {
+        let event = Event::UpdatePlacement {
+            session_key: self.session_key,
+            device_id,
+            placement: self.placement,
+            clock_offset_ms: self.clock_offset_ms,
+        };
+        Incoming { event_id: self.event_id, at: self.at, event, pointer: String::new() }
+    }
+}
+
 #[utoipa::path(
     put, path = "/v1/devices/{deviceId}/placement", tag = "devices",
     request_body = PlacementRequest,
@@ -81,14 +100,7 @@ pub async fn put_placement(
     ctx: WriteContext,
     JsonBytes(body): JsonBytes<EVENT_LIMIT>,
 ) -> Result<Response, ApiError> {
-    let r: PlacementRequest = parse(&body)?;
     let scope = format!("PUT /v1/devices/{device_id}/placement");
-    let event = Event::UpdatePlacement {
-        session_key: r.session_key,
-        device_id,
-        placement: r.placement,
-        clock_offset_ms: r.clock_offset_ms,
-    };
-    let incoming = Incoming { event_id: r.event_id, at: r.at, event, pointer: String::new() };
+    let incoming = parse::<PlacementRequest>(&body)?.into_incoming(device_id);
     accept(&state, &ctx, &scope, vec![incoming], false).await
 }

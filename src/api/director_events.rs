@@ -184,15 +184,21 @@ pub async fn post(
     ctx: WriteContext,
     JsonBytes(body): JsonBytes<BATCH_LIMIT>,
 ) -> Result<Response, ApiError> {
-    let value: Value = parse(&body)?;
     let scope = format!("POST /v1/sessions/{session_key}/director-events");
+    let (incoming, batch) = parse_body(&body, &session_key)?;
+    accept(&state, &ctx, &scope, incoming, batch).await
+}
+
+/// One event or a batch, as journal-ready events; whether it was a batch.
+pub(super) fn parse_body(body: &[u8], session_key: &SessionKey) -> Result<(Vec<Incoming>, bool), ApiError> {
+    let value: Value = parse(body)?;
     let batch = value.as_object().is_some_and(|o| o.contains_key("events"));
     let incoming = if batch {
-        parse_batch(value, &session_key)?
+        parse_batch(value, session_key)?
     } else {
-        vec![DirectorEventRequest::from_json(value, "")?.into_incoming(session_key, String::new())]
+        vec![DirectorEventRequest::from_json(value, "")?.into_incoming(session_key.clone(), String::new())]
     };
-    accept(&state, &ctx, &scope, incoming, batch).await
+    Ok((incoming, batch))
 }
 
 fn parse_batch(value: Value, session_key: &SessionKey) -> Result<Vec<Incoming>, ApiError> {

@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod cameras;
+pub mod decode;
 mod devices;
 mod director_events;
 pub mod error;

@@ -41,6 +41,19 @@ pub struct CompleteSessionRequest {
     pub at: Option<Millis>,
 }
 
+impl StartShootRequest {
+    /// The event this request asks to journal.
+    pub fn into_incoming(self) -> Incoming {
+        let event = Event::StartShoot {
+            session_key: self.session_key,
+            title: self.title,
+            notes: self.notes,
+            location: self.location,
+        };
+        Incoming { event_id: self.event_id, at: self.at, event, pointer: String::new() }
+    }
+}
+
 #[utoipa::path(
     post, path = "/v1/sessions", tag = "sessions",
     request_body = StartShootRequest,
@@ -52,10 +65,16 @@ pub async fn start_shoot(
     ctx: WriteContext,
     JsonBytes(body): JsonBytes<EVENT_LIMIT>,
 ) -> Result<Response, ApiError> {
-    let r: StartShootRequest = parse(&body)?;
-    let event = Event::StartShoot { session_key: r.session_key, title: r.title, notes: r.notes, location: r.location };
-    let incoming = Incoming { event_id: r.event_id, at: r.at, event, pointer: String::new() };
+    let incoming = parse::<StartShootRequest>(&body)?.into_incoming();
     accept(&state, &ctx, "POST /v1/sessions", vec![incoming], false).await
+}
+
+impl CompleteSessionRequest {
+    /// The event this request asks to journal.
+    pub fn into_incoming(self, session_key: SessionKey) -> Incoming {
+        let event = Event::CompleteSession { session_key };
+        Incoming { event_id: self.event_id, at: self.at, event, pointer: String::new() }
+    }
 }
 
 #[utoipa::path(
@@ -75,8 +94,7 @@ pub async fn complete(
         None => CompleteSessionRequest::default(),
     };
     let scope = format!("POST /v1/sessions/{session_key}/complete");
-    let event = Event::CompleteSession { session_key };
-    let incoming = Incoming { event_id: r.event_id, at: r.at, event, pointer: String::new() };
+    let incoming = r.into_incoming(session_key);
     accept(&state, &ctx, &scope, vec![incoming], false).await
 }
 

@@ -38,6 +38,25 @@ pub struct StillMarkerRequest {
     pub storage_ref: Option<String>,
 }
 
+impl StillMarkerRequest {
+    /// The event this request asks to journal.
+    pub fn into_incoming(self, session_key: SessionKey) -> Incoming {
+        let event = Event::StillMarker {
+            session_key,
+            still_id: self.still_id,
+            camera_key: self.camera_key,
+            captured_at: self.captured_at,
+            width: self.width,
+            height: self.height,
+            byte_size: self.byte_size,
+            content_type: self.content_type,
+            sha256: self.sha256,
+            storage_ref: self.storage_ref,
+        };
+        Incoming { event_id: self.event_id, at: self.at, event, pointer: String::new() }
+    }
+}
+
 #[utoipa::path(
     post, path = "/v1/sessions/{sessionKey}/stills", tag = "stills",
     request_body = StillMarkerRequest,
@@ -50,21 +69,8 @@ pub async fn marker(
     ctx: WriteContext,
     JsonBytes(body): JsonBytes<EVENT_LIMIT>,
 ) -> Result<Response, ApiError> {
-    let r: StillMarkerRequest = parse(&body)?;
     let scope = format!("POST /v1/sessions/{session_key}/stills");
-    let event = Event::StillMarker {
-        session_key,
-        still_id: r.still_id,
-        camera_key: r.camera_key,
-        captured_at: r.captured_at,
-        width: r.width,
-        height: r.height,
-        byte_size: r.byte_size,
-        content_type: r.content_type,
-        sha256: r.sha256,
-        storage_ref: r.storage_ref,
-    };
-    let incoming = Incoming { event_id: r.event_id, at: r.at, event, pointer: String::new() };
+    let incoming = parse::<StillMarkerRequest>(&body)?.into_incoming(session_key);
     accept(&state, &ctx, &scope, vec![incoming], false).await
 }
 
@@ -87,6 +93,22 @@ pub struct StillUploadedRequest {
     pub url: Option<String>,
 }
 
+impl StillUploadedRequest {
+    /// The event this request asks to journal.
+    pub fn into_incoming(self) -> Incoming {
+        let event = Event::StillUploaded {
+            session_key: self.session_key,
+            still_id: self.still_id,
+            storage_ref: self.storage_ref,
+            byte_size: self.byte_size,
+            content_type: self.content_type,
+            sha256: self.sha256,
+            url: self.url,
+        };
+        Incoming { event_id: self.event_id, at: self.at, event, pointer: String::new() }
+    }
+}
+
 #[utoipa::path(
     post, path = "/v1/callbacks/still-upload", tag = "stills",
     request_body = StillUploadedRequest,
@@ -98,16 +120,6 @@ pub async fn uploaded(
     ctx: WriteContext,
     JsonBytes(body): JsonBytes<EVENT_LIMIT>,
 ) -> Result<Response, ApiError> {
-    let r: StillUploadedRequest = parse(&body)?;
-    let event = Event::StillUploaded {
-        session_key: r.session_key,
-        still_id: r.still_id,
-        storage_ref: r.storage_ref,
-        byte_size: r.byte_size,
-        content_type: r.content_type,
-        sha256: r.sha256,
-        url: r.url,
-    };
-    let incoming = Incoming { event_id: r.event_id, at: r.at, event, pointer: String::new() };
+    let incoming = parse::<StillUploadedRequest>(&body)?.into_incoming();
     accept(&state, &ctx, "POST /v1/callbacks/still-upload", vec![incoming], false).await
 }

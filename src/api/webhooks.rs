@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::extract::{EVENT_LIMIT, JsonBytes, from_value, parse};
 use super::sessions::{CompleteSessionRequest, StartShootRequest};
 use super::write::{Incoming, WriteContext, accept};
-use crate::domain::{Event, Millis, SessionKey, Violation};
+use crate::domain::{Millis, SessionKey, Violation};
 
 /// What happened in Live Director.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
@@ -81,14 +81,12 @@ pub async fn live_director(
     accept(&state, &ctx, "POST /v1/webhooks/live-director", vec![incoming], false).await
 }
 
-fn to_incoming(kind: LiveDirectorEventType, mut data: Value) -> Result<Incoming, ApiError> {
+pub(super) fn to_incoming(kind: LiveDirectorEventType, mut data: Value) -> Result<Incoming, ApiError> {
     use LiveDirectorEventType as T;
     let pointer = String::from("/data");
     if let T::ShootStarted = kind {
         let r: StartShootRequest = from_value(data, "/data")?;
-        let event =
-            Event::StartShoot { session_key: r.session_key, title: r.title, notes: r.notes, location: r.location };
-        return Ok(Incoming { event_id: r.event_id, at: r.at, event, pointer });
+        return Ok(Incoming { pointer, ..r.into_incoming() });
     }
     let Some(obj) = data.as_object_mut() else {
         return Err(ApiError::Invalid(vec![Violation::new("/data", "type", "data must be a JSON object")]));
@@ -112,8 +110,7 @@ fn to_incoming(kind: LiveDirectorEventType, mut data: Value) -> Result<Incoming,
         T::Note => "note",
         T::ShootStarted | T::ShootEnded => {
             let r: CompleteSessionRequest = from_value(data, "/data")?;
-            let event = Event::CompleteSession { session_key };
-            return Ok(Incoming { event_id: r.event_id, at: r.at, event, pointer });
+            return Ok(Incoming { pointer, ..r.into_incoming(session_key) });
         }
     };
     obj.insert("type".into(), Value::String(director_type.into()));

@@ -173,6 +173,18 @@ pub async fn accept(
     Ok(response)
 }
 
+/// The rules serde's types cannot carry: text lengths, ranges, formats, a
+/// sane sender clock.
+pub fn check(inc: &Incoming, now: Millis) -> Vec<Violation> {
+    let mut violations = validate_event(&inc.event, &inc.pointer);
+    if let Some(at) = inc.at
+        && let Err(e) = at.check_sane(now)
+    {
+        violations.push(Violation::new(format!("{}/at", inc.pointer), e.code(), format!("at {e}")));
+    }
+    violations
+}
+
 async fn journal(
     state: &AppState,
     ctx: &WriteContext,
@@ -203,13 +215,10 @@ async fn journal(
     let mut violations: Vec<Violation> = Vec::new();
     let mut entries = Vec::with_capacity(incoming.len());
     let mut pointers = Vec::with_capacity(incoming.len());
+    for inc in &incoming {
+        violations.extend(check(inc, now));
+    }
     for (i, inc) in incoming.into_iter().enumerate() {
-        violations.extend(validate_event(&inc.event, &inc.pointer));
-        if let Some(at) = inc.at
-            && let Err(e) = at.check_sane(now)
-        {
-            violations.push(Violation::new(format!("{}/at", inc.pointer), e.code(), format!("at {e}")));
-        }
         let event_id = inc.event_id.unwrap_or_else(|| match &derived_from {
             Some((scope, key)) if batch => EventId::derived(scope, &format!("{key}#{i}")),
             Some((scope, key)) => EventId::derived(scope, key),
