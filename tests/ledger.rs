@@ -242,3 +242,62 @@ async fn the_forwarder_recovers_from_a_ledger_restart_with_nothing_lost_or_doubl
     let labels: Vec<String> = events.iter().map(|e| e["label"].as_str().unwrap().to_string()).collect();
     assert_eq!(labels, (0..150).map(|i| format!("m{i}")).collect::<Vec<_>>(), "in the order they were sent");
 }
+
+/// Runs `shootlog replay` on a data dir against a ledger; returns its stdout.
+async fn replay(data_dir: &std::path::Path, ledger: &Standin, session: Option<&str>) -> String {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_shootlog"));
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .arg("replay")
+        .env("CONVEX_URL", &ledger.url)
+        .env("CONVEX_DEPLOY_KEY", common::STANDIN_ADMIN_KEY)
+        .env("RUST_LOG", "warn");
+    if let Some(s) = session {
+        cmd.arg("--session").arg(s);
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), cmd.output())
+        .await
+        .expect("replay finished within 60 s")
+        .expect("replay ran");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "replay failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+#[tokio::test]
+async fn replay_sends_the_journal_to_a_new_deployment() {
+    // A shoot journaled on the embedded default (no ledger).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Server::start_with(Options { data_dir: Some(dir.path().to_path_buf()), ..Options::default() }).await;
+    s.post("/v1/sessions", &json!({"sessionKey": "shoot-a", "title": "A"})).await;
+    s.post("/v1/sessions", &json!({"sessionKey": "shoot-b", "title": "B"})).await;
+    let r = s
+        .post(
+            "/v1/sessions/shoot-a/director-events",
+            &json!({"events": [{"type": "marker", "label": "one"}, {"type": "note", "text": "two"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    assert!(s.stop().await.success());
+
+    // Replaying delivers the pending events.
+    let first = Standin::start().await;
+    let out = replay(dir.path(), &first, None).await;
+    assert!(out.contains("replayed: 4 delivered, 0 rejected"), "{out}");
+    let a = first.query("ledger:session", json!({"sessionKey": "shoot-a"})).await;
+    assert_eq!(a["events"].as_array().map(Vec::len), Some(2));
+
+    // Pointing at a new, empty deployment: one session's events again.
+    let second = Standin::start().await;
+    let out = replay(dir.path(), &second, Some("shoot-a")).await;
+    assert!(out.contains("replayed: 3 delivered, 0 rejected"), "{out}");
+    let a2 = second.query("ledger:session", json!({"sessionKey": "shoot-a"})).await;
+    assert_eq!(a2["events"].as_array().map(Vec::len), Some(2));
+    assert_eq!(second.query("ledger:session", json!({"sessionKey": "shoot-b"})).await, Value::Null);
+
+    // Replaying into the first deployment again changes nothing there.
+    let out = replay(dir.path(), &first, None).await;
+    assert!(out.contains("replayed: 4 delivered, 0 rejected"), "{out}");
+    let again = first.query("ledger:session", json!({"sessionKey": "shoot-a"})).await;
+    assert_eq!(again["events"], a["events"], "duplicates change nothing");
+}
