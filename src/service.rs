@@ -64,7 +64,8 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
         tokio::spawn(f.run(stop_rx.clone()))
     });
     let every = Duration::from_secs(cfg.compact_interval_secs);
-    let compactor = cfg.retention().map(|keep| tokio::spawn(compact_loop(journal.clone(), keep, every, stop_rx.clone())));
+    let compactor =
+        cfg.retention().map(|keep| tokio::spawn(compact_loop(journal.clone(), keep, every, stop_rx.clone())));
 
     let listener = TcpListener::bind(cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
@@ -76,7 +77,19 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
     }
 
     let limits = HttpLimits { request_timeout: cfg.request_timeout(), max_concurrency: cfg.max_concurrency as usize };
-    let app = api::router(state.clone(), limits);
+    let closing = state.clone();
+    let app = api::router(state.clone(), limits).layer(axum::middleware::map_response(
+        move |mut res: axum::response::Response| {
+            let draining = closing.is_draining();
+            async move {
+                if draining {
+                    res.headers_mut()
+                        .insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+                }
+                res
+            }
+        },
+    ));
     let drain_state = state.clone();
     let shutdown = async move {
         shutdown.await;
@@ -99,6 +112,10 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
 
 /// Longest wait for in-flight requests after a shutdown signal.
 const DRAIN_GRACE: Duration = Duration::from_secs(25);
+
+/// How long open connections keep being answered (with `Connection: close`)
+/// after a shutdown signal, before idle ones are closed.
+const DRAIN_LINGER: Duration = Duration::from_millis(500);
 
 /// The HTTP/1.1 and HTTP/2 accept loop. Unlike `axum::serve`, it bounds the
 /// time a client may take to send its headers (a stalled phone on venue
@@ -141,6 +158,7 @@ async fn serve_http(
         });
     }
     drop(listener);
+    tokio::time::sleep(DRAIN_LINGER).await;
     if tokio::time::timeout(DRAIN_GRACE, graceful.shutdown()).await.is_err() {
         tracing::warn!("some requests were still running after {DRAIN_GRACE:?}");
     }

@@ -19,7 +19,7 @@ import { pathToFileURL } from "node:url";
 
 import { WebSocket, WebSocketServer } from "ws";
 
-import { b64u64, Caller, Engine, FunctionKind } from "./engine";
+import { b64u64, Caller, Engine, FunctionKind, RunResult } from "./engine";
 
 // Keep stdout for the ready line only.
 const stderrConsole = new Console({ stdout: process.stderr, stderr: process.stderr });
@@ -38,6 +38,7 @@ interface Options {
   stackTraces: boolean;
   logFile?: string;
   verbose: boolean;
+  faultThrowOn?: string;
 }
 
 function usage(code: number): never {
@@ -46,6 +47,8 @@ function usage(code: number): never {
       "                            [--parent-pid PID] [--log-file FILE] [--stack-traces] [--verbose]\n" +
       "  env: STANDIN_PORT, STANDIN_HOST, STANDIN_ADMIN_KEY, STANDIN_STATE, STANDIN_PARENT_PID,\n" +
       "       STANDIN_LOG_FILE, STANDIN_STACK_TRACES=1, STANDIN_VERBOSE=1\n" +
+      "  tests only: STANDIN_FAULT_THROW_ON=S makes every mutation whose events include one with\n" +
+      "       label or text S throw an Error before it runs (see README, Fault injection)\n" +
       "  (development: --modules FILE / STANDIN_MODULES loads another module map than standin/modules.ts)\n",
   );
   process.exit(code);
@@ -63,6 +66,7 @@ function parseOptions(argv: string[]): Options {
     stackTraces: env.STANDIN_STACK_TRACES === "1",
     logFile: env.STANDIN_LOG_FILE || undefined,
     verbose: env.STANDIN_VERBOSE === "1",
+    faultThrowOn: env.STANDIN_FAULT_THROW_ON || undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -126,6 +130,20 @@ function parseOptions(argv: string[]): Options {
 }
 
 // ------------------------------------------------------------------ helpers
+
+/**
+ * Fault injection (tests only): the message of the Error a mutation throws
+ * when one of its `events` has `label` or `text` equal to `needle`, or null.
+ */
+function injectedFault(needle: string | undefined, kind: FunctionKind, args: unknown): string | null {
+  if (needle === undefined || kind !== "mutation") return null;
+  const events = (args as { events?: unknown } | null)?.events;
+  if (!Array.isArray(events)) return null;
+  const hit = events.some(
+    (e) => typeof e === "object" && e !== null && ((e as any).label === needle || (e as any).text === needle),
+  );
+  return hit ? `Uncaught Error: injected fault: an event carries ${JSON.stringify(needle)}` : null;
+}
 
 /** Unverified JWT claims (the stand-in does not check signatures). */
 function jwtClaims(token: string): Record<string, unknown> | null {
@@ -343,7 +361,7 @@ class StandIn {
         const kind: FunctionKind = msg.type === "Mutation" ? "mutation" : "action";
         const args = Array.isArray(msg.args) ? (msg.args[0] ?? {}) : (msg.args ?? {});
         const commitsBefore = this.engine.stats.commits;
-        const r = await this.engine.run(kind, String(msg.udfPath), args, s.caller);
+        const r = await this.run(kind, String(msg.udfPath), args, s.caller);
         if (this.opts.verbose) log(`session ${s.id}: ${msg.type} ${msg.udfPath} -> ${r.ok ? "ok" : r.message}`);
         const base = { requestId: msg.requestId, logLines: [] as string[] };
         if (kind === "mutation") {
@@ -386,6 +404,16 @@ class StandIn {
       default:
         return this.fatal(s, `Unknown message type ${JSON.stringify(msg?.type)}`);
     }
+  }
+
+  /** Runs a call through the engine, unless a test fault applies to it. */
+  private async run(kind: FunctionKind, udfPath: string, args: unknown, caller: Caller): Promise<RunResult> {
+    const fault = injectedFault(this.opts.faultThrowOn, kind, args);
+    if (fault !== null) {
+      log(`${kind} ${udfPath} failed: ${fault}`);
+      return { ok: false, message: fault, ts: this.engine.ts };
+    }
+    return this.engine.run(kind, udfPath, args, caller);
   }
 
   // ----------------------------------------------------------------- HTTP API
@@ -449,7 +477,7 @@ class StandIn {
     const args = Array.isArray(body.args) ? (body.args[0] ?? {}) : (body.args ?? {});
     const r = await this.engine.enqueue(async () => {
       const before = this.engine.stats.commits;
-      const r = await this.engine.run(kind, body.path, args, caller);
+      const r = await this.run(kind, body.path, args, caller);
       if (this.engine.stats.commits !== before) await this.broadcast();
       return r;
     });

@@ -40,15 +40,14 @@ impl Route {
 /// Decodes and checks a body as `route` would, with fixed path keys.
 /// Returns the events that would be journaled, or the problem a client would
 /// get.
-pub fn decode(route: Route, body: &[u8]) -> Result<Vec<Event>, Problem> {
-    decode_incoming(route, body).map_err(|e| e.problem()).and_then(|incoming| {
-        let violations: Vec<_> = incoming.iter().flat_map(|i| check(i, Millis::now())).collect();
-        if violations.is_empty() {
-            Ok(incoming.into_iter().map(|i| i.event).collect())
-        } else {
-            Err(ApiError::Invalid(violations).problem())
-        }
-    })
+pub fn decode(route: Route, body: &[u8]) -> Result<Vec<Event>, Box<Problem>> {
+    let incoming = decode_incoming(route, body).map_err(|e| Box::new(e.problem()))?;
+    let violations: Vec<_> = incoming.iter().flat_map(|i| check(i, Millis::now())).collect();
+    if violations.is_empty() {
+        Ok(incoming.into_iter().map(|i| i.event).collect())
+    } else {
+        Err(Box::new(ApiError::Invalid(violations).problem()))
+    }
 }
 
 fn decode_incoming(route: Route, body: &[u8]) -> Result<Vec<Incoming>, ApiError> {

@@ -134,7 +134,7 @@ impl Writer {
         let mut local = Delta::default();
         let sp = self.conn.execute_batch("SAVEPOINT cmd");
         let done = match cmd {
-            Op::Append { entries, reply } => Done::Append(reply, self.append(entries, &mut local)),
+            Op::Append { entries, reply } => Done::Append(reply, self.append(entries, delta.pending, &mut local)),
             Op::Settle { verdicts, reply } => Done::Unit(reply, self.settle(verdicts, &mut local)),
             Op::Failure { seqs, error, reply } => {
                 Done::Unit(reply, seqs.iter().try_for_each(|s| store::record_failure(&self.conn, *s, &error)))
@@ -174,8 +174,13 @@ impl Writer {
         done
     }
 
-    fn append(&mut self, entries: Vec<NewEntry>, delta: &mut Delta) -> Result<Vec<Appended>, JournalError> {
-        let pending = self.shared.pending.load(Ordering::Relaxed).saturating_add_signed(delta.pending);
+    fn append(
+        &mut self,
+        entries: Vec<NewEntry>,
+        group_pending: i64,
+        delta: &mut Delta,
+    ) -> Result<Vec<Appended>, JournalError> {
+        let pending = self.shared.pending.load(Ordering::Relaxed).saturating_add_signed(group_pending);
         let mut out = Vec::with_capacity(entries.len());
         let mut new = 0u64;
         for e in entries {

@@ -366,3 +366,58 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+impl Server {
+    /// A request with any method and headers, and an optional raw body (no
+    /// content type unless `headers` names one).
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Resp {
+        let mut req = self.client.request(method, self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        decode(req.send().await.expect("request")).await
+    }
+}
+
+/// The environment variables that configure credentials, removed before
+/// [`run_to_exit`] applies its own.
+pub const CREDENTIAL_VARS: &[&str] = &[
+    "SHOOTLOG_ADMIN_TOKEN",
+    "SHOOTLOG_DEVICE_TOKENS",
+    "SHOOTLOG_DEVICE_TOKENS_FILE",
+    "SHOOTLOG_LIVE_DIRECTOR_SECRETS",
+    "SHOOTLOG_STILL_UPLOADER_SECRETS",
+    "SHOOTLOG_ALLOW_UNAUTHENTICATED",
+];
+
+/// Runs the `shootlog` binary with `args` and `env` (and no credentials from
+/// the caller's environment) until it exits, within 30 s; its exit status,
+/// stdout and stderr.
+pub async fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shootlog"));
+    cmd.args(args)
+        .env_remove("CONVEX_URL")
+        .env_remove("CONVEX_DEPLOY_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for var in CREDENTIAL_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    let child = cmd.spawn().expect("start shootlog");
+    tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("shootlog did not exit within 30 s")
+        .expect("wait for shootlog")
+}
