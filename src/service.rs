@@ -77,19 +77,7 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
     }
 
     let limits = HttpLimits { request_timeout: cfg.request_timeout(), max_concurrency: cfg.max_concurrency as usize };
-    let closing = state.clone();
-    let app = api::router(state.clone(), limits).layer(axum::middleware::map_response(
-        move |mut res: axum::response::Response| {
-            let draining = closing.is_draining();
-            async move {
-                if draining {
-                    res.headers_mut()
-                        .insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
-                }
-                res
-            }
-        },
-    ));
+    let app = api::router(state.clone(), limits);
     let drain_state = state.clone();
     let shutdown = async move {
         shutdown.await;

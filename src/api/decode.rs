@@ -62,11 +62,6 @@ fn decode_incoming(route: Route, body: &[u8]) -> Result<Vec<Incoming>, ApiError>
         Route::DirectorEvents => parse_body(body, &session()?)?.0,
         Route::StillMarker => vec![parse::<stills::StillMarkerRequest>(body)?.into_incoming(session()?)],
         Route::StillUploaded => vec![parse::<stills::StillUploadedRequest>(body)?.into_incoming()],
-        Route::LiveDirector => {
-            let msg: webhooks::LiveDirectorWebhook = parse(body)?;
-            let mut incoming = webhooks::to_incoming(msg.kind, msg.data)?;
-            incoming.at = incoming.at.or(msg.timestamp);
-            vec![incoming]
-        }
+        Route::LiveDirector => vec![parse::<webhooks::LiveDirectorWebhook>(body)?.into_incoming()?],
     })
 }

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{BATCH_LIMIT, JsonBytes, MAX_BATCH, PathKey, from_value, parse};
-use super::write::{Incoming, WriteContext, accept};
+use super::write::{Incoming, WriteContext, accept, check};
 use crate::domain::{CameraKey, CueKind, Event, EventId, HoldId, Millis, SessionKey, Transition, Violation};
 
 /// A cut of the hero feed to a camera of the session.
@@ -223,14 +223,29 @@ fn parse_batch(value: Value, session_key: &SessionKey) -> Result<Vec<Incoming>, 
         )]));
     }
     let mut out = Vec::with_capacity(events.len());
-    let mut violations = Vec::new();
+    // Per event: its parse errors, or (once any event failed to parse) its
+    // rule violations, so that one answer names every bad field.
+    let mut per_event: Vec<Vec<Violation>> = Vec::with_capacity(events.len());
     for (i, ev) in events.into_iter().enumerate() {
         let pointer = format!("/events/{i}");
         match DirectorEventRequest::from_json(ev, &pointer) {
-            Ok(r) => out.push(r.into_incoming(session_key.clone(), pointer)),
-            Err(ApiError::Invalid(v)) => violations.extend(v),
+            Ok(r) => {
+                out.push(r.into_incoming(session_key.clone(), pointer));
+                per_event.push(Vec::new());
+            }
+            Err(ApiError::Invalid(v)) => per_event.push(v),
             Err(other) => return Err(other),
         }
     }
-    if violations.is_empty() { Ok(out) } else { Err(ApiError::Invalid(violations)) }
+    if per_event.iter().all(Vec::is_empty) {
+        return Ok(out);
+    }
+    let now = Millis::now();
+    let mut parsed = out.iter();
+    for v in per_event.iter_mut().filter(|v| v.is_empty()) {
+        if let Some(inc) = parsed.next() {
+            *v = check(inc, now);
+        }
+    }
+    Err(ApiError::Invalid(per_event.into_iter().flatten().collect()))
 }

@@ -20,6 +20,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("the request has {} invalid field(s)", .0.len())]
     Invalid(Vec<Violation>),
+    /// `pointer` names where the id came from: `/eventId`,
+    /// `/headers/Idempotency-Key` or `/headers/webhook-id`.
     #[error("event {event_id} was sent before with different content")]
     IdempotencyConflict { event_id: EventId, pointer: String },
     #[error("{detail}")]
@@ -118,7 +120,7 @@ impl ApiError {
             ApiError::Invalid(v) => (v.clone(), None, None),
             ApiError::IdempotencyConflict { event_id, pointer } => (
                 vec![Violation::new(
-                    format!("{pointer}/eventId"),
+                    pointer.clone(),
                     "reused",
                     "this eventId (or Idempotency-Key) was used before for different content",
                 )],
@@ -153,7 +155,9 @@ impl ApiError {
 impl From<JournalError> for ApiError {
     fn from(e: JournalError) -> Self {
         match e {
-            JournalError::Conflict { event_id } => ApiError::IdempotencyConflict { event_id, pointer: String::new() },
+            JournalError::Conflict { event_id } => {
+                ApiError::IdempotencyConflict { event_id, pointer: "/eventId".into() }
+            }
             JournalError::Full { .. } => ApiError::Unavailable { detail: e.to_string(), retry_after_secs: 5 },
             JournalError::Closed => {
                 ApiError::Unavailable { detail: "the service is shutting down".into(), retry_after_secs: 2 }

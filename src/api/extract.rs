@@ -91,6 +91,15 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => ApiError::Invalid(vec![violation(&path, &inner.to_string())]),
+            // serde_json files some type errors (a number where an enum's
+            // string belongs) as syntax errors: if the body is valid JSON,
+            // the fault is the field's content.
+            _ if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() => {
+                let detail = inner.to_string();
+                let detail = detail.split(" at line ").next().unwrap_or(&detail);
+                let code = if detail.contains("out of range") { "out_of_range" } else { "type" };
+                ApiError::Invalid(vec![Violation::new(path, code, detail)])
+            }
             _ => ApiError::MalformedJson(inner.to_string()),
         }
     })?;

@@ -21,7 +21,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::http::{HeaderName, Request, StatusCode};
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -335,7 +337,8 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .route("/version", get(ops::version))
         .route("/metrics", get(ops::metrics))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
-        .with_state(state);
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), write_gate))
+        .with_state(state.clone());
 
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
@@ -350,6 +353,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
                 .load_shed()
                 .concurrency_limit(limits.max_concurrency),
         )
+        .layer(axum::middleware::from_fn_with_state(state, close_when_draining))
         .layer(
             CompressionLayer::new()
                 .compress_when(SizeAbove::new(1024).and(NotForContentType::const_new("text/event-stream"))),
@@ -362,6 +366,32 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Writes that arrive while the service drains are refused (503); writes
+/// already in flight finish. Every refused write is counted.
+async fn write_gate(State(state): State<AppState>, req: Request<axum::body::Body>, next: Next) -> Response {
+    let write = matches!(*req.method(), Method::POST | Method::PUT);
+    if write && state.is_draining() {
+        Metrics::inc(&state.metrics.refused, 1);
+        return ApiError::Unavailable { detail: "the service is shutting down".into(), retry_after_secs: 2 }
+            .into_response();
+    }
+    let res = next.run(req).await;
+    if write && (res.status().is_client_error() || res.status().is_server_error()) {
+        Metrics::inc(&state.metrics.refused, 1);
+    }
+    res
+}
+
+/// While draining, every answer says `Connection: close`, so that clients
+/// open their next request elsewhere instead of on a closing connection.
+async fn close_when_draining(State(state): State<AppState>, req: Request<axum::body::Body>, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    if state.is_draining() {
+        res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    res
 }
 
 async fn overloaded(_: tower::BoxError) -> ApiError {

@@ -75,13 +75,28 @@ pub async fn live_director(
     ctx: WriteContext,
     JsonBytes(body): JsonBytes<EVENT_LIMIT>,
 ) -> Result<Response, ApiError> {
-    let msg: LiveDirectorWebhook = parse(&body)?;
-    let mut incoming = to_incoming(msg.kind, msg.data)?;
-    incoming.at = incoming.at.or(msg.timestamp);
+    let incoming = parse::<LiveDirectorWebhook>(&body)?.into_incoming()?;
     accept(&state, &ctx, "POST /v1/webhooks/live-director", vec![incoming], false).await
 }
 
-pub(super) fn to_incoming(kind: LiveDirectorEventType, mut data: Value) -> Result<Incoming, ApiError> {
+impl LiveDirectorWebhook {
+    /// The event this message asks to journal; `timestamp` is its `at`
+    /// unless `data.at` is given.
+    pub fn into_incoming(self) -> Result<Incoming, ApiError> {
+        let mut incoming = to_incoming(self.kind, self.data)?;
+        if incoming.at.is_none()
+            && let Some(ts) = self.timestamp
+        {
+            let ts = ts.check_sane(Millis::now()).map_err(|e| {
+                ApiError::Invalid(vec![Violation::new("/timestamp", e.code(), format!("timestamp {e}"))])
+            })?;
+            incoming.at = Some(ts);
+        }
+        Ok(incoming)
+    }
+}
+
+fn to_incoming(kind: LiveDirectorEventType, mut data: Value) -> Result<Incoming, ApiError> {
     use LiveDirectorEventType as T;
     let pointer = String::from("/data");
     if let T::ShootStarted = kind {

@@ -114,14 +114,7 @@ pub async fn accept(
     batch: bool,
 ) -> Result<Response, ApiError> {
     let prefer = ctx.prefer;
-    let result = journal(state, ctx, scope, incoming, batch).await;
-    let appended = match result {
-        Ok(a) => a,
-        Err(e) => {
-            Metrics::inc(&state.metrics.refused, 1);
-            return Err(e);
-        }
-    };
+    let appended = journal(state, ctx, scope, incoming, batch).await?;
     let new = appended.iter().filter(|a| matches!(a, Appended::New(_))).count();
     Metrics::inc(&state.metrics.accepted, new as u64);
     Metrics::inc(&state.metrics.replayed, (appended.len() - new) as u64);
@@ -192,9 +185,6 @@ async fn journal(
     incoming: Vec<Incoming>,
     batch: bool,
 ) -> Result<Vec<Appended>, ApiError> {
-    if state.is_draining() {
-        return Err(ApiError::Unavailable { detail: "the service is shutting down".into(), retry_after_secs: 2 });
-    }
     for inc in &incoming {
         ctx.caller.may_write(&inc.event)?;
     }
@@ -206,40 +196,41 @@ async fn journal(
     }
     // An explicit key wins over a webhook's id; both derive one id per
     // position in a batch.
+    // An explicit key wins over a webhook's id; both derive one id per
+    // position in a batch. `source` is where a conflict is reported.
     let derived_from = match (&ctx.idempotency_key, &ctx.caller.webhook_id) {
-        (Some(key), _) => Some((scope.to_string(), key.as_str())),
-        (None, Some(id)) => Some((format!("webhook:{scope}"), id.as_str())),
+        (Some(key), _) => Some((scope.to_string(), key.as_str(), "/headers/Idempotency-Key")),
+        (None, Some(id)) => Some((format!("webhook:{scope}"), id.as_str(), "/headers/webhook-id")),
         (None, None) => None,
     };
     let now = Millis::now();
     let mut violations: Vec<Violation> = Vec::new();
-    let mut entries = Vec::with_capacity(incoming.len());
-    let mut pointers = Vec::with_capacity(incoming.len());
     for inc in &incoming {
         violations.extend(check(inc, now));
     }
+    let mut entries = Vec::with_capacity(incoming.len());
+    // Per event, the pointer of what its id came from.
+    let mut sources = Vec::with_capacity(incoming.len());
     for (i, inc) in incoming.into_iter().enumerate() {
-        let event_id = inc.event_id.unwrap_or_else(|| match &derived_from {
-            Some((scope, key)) if batch => EventId::derived(scope, &format!("{key}#{i}")),
-            Some((scope, key)) => EventId::derived(scope, key),
-            None => EventId::new_random(),
-        });
-        let fp = fingerprint(&inc.event, inc.at);
-        pointers.push(inc.pointer);
+        let (event_id, source) = match (inc.event_id, &derived_from) {
+            (Some(id), _) => (id, format!("{}/eventId", inc.pointer)),
+            (None, Some((scope, key, header))) if batch => {
+                (EventId::derived(scope, &format!("{key}#{i}")), header.to_string())
+            }
+            (None, Some((scope, key, header))) => (EventId::derived(scope, key), header.to_string()),
+            (None, None) => (EventId::new_random(), format!("{}/eventId", inc.pointer)),
+        };
+        sources.push(source);
         entries.push(NewEntry {
+            fingerprint: fingerprint(&inc.event, inc.at),
             envelope: Envelope { event_id, at: inc.at.unwrap_or(now), received_at: now, event: inc.event },
-            fingerprint: fp,
         });
     }
     // One id twice in one request can only be a client bug.
     let mut seen = std::collections::HashSet::new();
-    for (e, p) in entries.iter().zip(&pointers) {
+    for (e, source) in entries.iter().zip(&sources) {
         if !seen.insert(e.envelope.event_id) {
-            violations.push(Violation::new(
-                format!("{p}/eventId"),
-                "duplicate",
-                "eventId appears twice in this request",
-            ));
+            violations.push(Violation::new(source.clone(), "duplicate", "eventId appears twice in this request"));
         }
     }
     if !violations.is_empty() {
@@ -248,7 +239,7 @@ async fn journal(
     let ids: Vec<EventId> = entries.iter().map(|e| e.envelope.event_id).collect();
     state.journal.append(entries).await.map_err(|e| match ApiError::from(e) {
         ApiError::IdempotencyConflict { event_id, .. } => {
-            let pointer = ids.iter().position(|id| *id == event_id).map(|i| pointers[i].clone()).unwrap_or_default();
+            let pointer = ids.iter().position(|id| *id == event_id).map(|i| sources[i].clone()).unwrap_or_default();
             ApiError::IdempotencyConflict { event_id, pointer }
         }
         other => other,
