@@ -74,6 +74,29 @@ pub struct NewEntry {
     pub fingerprint: [u8; 32],
 }
 
+/// A new entry with its columns computed on the caller's task, so that the
+/// single writer thread only talks to SQLite.
+pub(crate) struct Prepared {
+    entry: NewEntry,
+    event_id: String,
+    partition: String,
+    kind: &'static str,
+    json: String,
+}
+
+impl Prepared {
+    fn new(entry: NewEntry) -> Result<Self, JournalError> {
+        let json = serde_json::to_string(&entry.envelope).map_err(|e| JournalError::Decode(e.to_string()))?;
+        Ok(Self {
+            event_id: entry.envelope.event_id.to_string(),
+            partition: entry.envelope.event.partition().key(),
+            kind: entry.envelope.event.kind().as_str(),
+            json,
+            entry,
+        })
+    }
+}
+
 /// What an append did with one event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Appended {
@@ -198,6 +221,7 @@ impl Journal {
     /// Journals a batch atomically: either every event is committed (new or
     /// replayed) or none is. Returns after the commit is on disk.
     pub async fn append(&self, entries: Vec<NewEntry>) -> Result<Vec<Appended>, JournalError> {
+        let entries = entries.into_iter().map(Prepared::new).collect::<Result<Vec<_>, _>>()?;
         self.ask(|reply| writer::Command::Op(writer::Op::Append { entries, reply })).await?
     }
 

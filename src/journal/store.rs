@@ -4,7 +4,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-use super::{Depth, Entry, JournalError, Status};
+use super::{Depth, Entry, JournalError, Prepared, Status};
 use crate::domain::{Envelope, EventId, Millis, Verdict};
 
 /// Written to SQLite's `application_id` header field, so that a journal is
@@ -163,23 +163,23 @@ pub(super) fn find(conn: &Connection, id: EventId) -> Result<Option<(Vec<u8>, En
     }
 }
 
-pub(super) fn insert(conn: &Connection, envelope: &Envelope, fingerprint: &[u8; 32]) -> Result<Entry, JournalError> {
-    let json = serde_json::to_string(envelope).map_err(|e| JournalError::Decode(e.to_string()))?;
+/// Inserts a new entry (the caller checked that its id is new).
+pub(super) fn insert(conn: &Connection, p: Prepared) -> Result<Entry, JournalError> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO entries (event_id, partition, kind, fingerprint, envelope, received_at, status)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
     )?;
     stmt.execute(params![
-        envelope.event_id.to_string(),
-        envelope.event.partition().key(),
-        envelope.event.kind().as_str(),
-        &fingerprint[..],
-        json,
-        envelope.received_at.0,
+        p.event_id,
+        p.partition,
+        p.kind,
+        &p.entry.fingerprint[..],
+        p.json,
+        p.entry.envelope.received_at.0,
     ])?;
     Ok(Entry {
         seq: conn.last_insert_rowid(),
-        envelope: envelope.clone(),
+        envelope: p.entry.envelope,
         status: Status::Pending,
         verdict: None,
         attempts: 0,

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Appended, JournalError, JournalOptions, NewEntry, Shared, Status, store};
+use super::{Appended, JournalError, JournalOptions, Prepared, Shared, Status, store};
 use crate::domain::{Millis, Verdict};
 
 type Reply<T> = oneshot::Sender<Result<T, JournalError>>;
@@ -18,7 +18,7 @@ pub(super) enum Command {
 }
 
 pub(super) enum Op {
-    Append { entries: Vec<NewEntry>, reply: Reply<Vec<Appended>> },
+    Append { entries: Vec<Prepared>, reply: Reply<Vec<Appended>> },
     Settle { verdicts: Vec<(i64, Verdict)>, reply: Reply<()> },
     Failure { seqs: Vec<i64>, error: String, reply: Reply<()> },
     Compact { before: Millis, reply: Reply<u64> },
@@ -176,24 +176,23 @@ impl Writer {
 
     fn append(
         &mut self,
-        entries: Vec<NewEntry>,
+        entries: Vec<Prepared>,
         group_pending: i64,
         delta: &mut Delta,
     ) -> Result<Vec<Appended>, JournalError> {
         let pending = self.shared.pending.load(Ordering::Relaxed).saturating_add_signed(group_pending);
         let mut out = Vec::with_capacity(entries.len());
         let mut new = 0u64;
-        for e in entries {
-            match store::find(&self.conn, e.envelope.event_id)? {
-                Some((fp, entry)) if fp == e.fingerprint => out.push(Appended::Replay(entry)),
-                Some(_) => {
-                    return Err(JournalError::Conflict { event_id: e.envelope.event_id });
-                }
+        for p in entries {
+            let id = p.entry.envelope.event_id;
+            match store::find(&self.conn, id)? {
+                Some((fp, entry)) if fp == p.entry.fingerprint => out.push(Appended::Replay(entry)),
+                Some(_) => return Err(JournalError::Conflict { event_id: id }),
                 None => {
                     if pending + new >= self.options.max_pending {
                         return Err(JournalError::Full { pending, limit: self.options.max_pending });
                     }
-                    out.push(Appended::New(store::insert(&self.conn, &e.envelope, &e.fingerprint)?));
+                    out.push(Appended::New(store::insert(&self.conn, p)?));
                     new += 1;
                 }
             }
