@@ -226,6 +226,7 @@ def main():
         # 5: drain rate, batches of 500 against one event per mutation, from a
         # journal filled beforehand.
         drains = {}
+        shares = {}
         for size, n in ((500, 10_000), (1, 1_000)):
             d = os.path.join(work, f"drain-{size}")
             svc = Service(d)
@@ -239,6 +240,7 @@ def main():
                               "SHOOTLOG_BATCH_SIZE": str(size)})
             secs = wait_drained(svc, n + 1)
             drains[size] = (n + 1) / secs
+            shares[size] = (svc.metric("shootlog_forwarder_ledger_seconds_total") or 0) / secs
             svc.stop()
             standin.stop()
     finally:
@@ -268,6 +270,8 @@ def main():
     lines.append(f"| forwarder drain into the stand-in, batches of 500 | {drains[500]:.0f} events/s |")
     lines.append(f"| forwarder drain into the stand-in, one event per mutation | {drains[1]:.0f} events/s |")
     lines.append(f"| batching speed-up | {drains[500] / drains[1]:.1f}× |")
+    lines.append(f"| share of the drain time spent waiting for the ledger, batches of 500 | {shares[500]:.0%} |")
+    lines.append(f"| share of the drain time spent waiting for the ledger, one per mutation | {shares[1]:.0%} |")
     lines.append(f"| events forwarded during the forwarder phase (load + drain) | {results['forwarded_during_load_eps']:.0f} events/s |")
     lines.append(f"| journal commits for {accepted:.0f} accepted events (group commit) | {commits:.0f} ({accepted / max(commits, 1):.1f} events per fsync) |")
     lines.append(f"| peak RSS, embedded default (phases 1, 2, 4) | {rss_plain:.1f} MiB |")
@@ -290,7 +294,7 @@ def main():
     lines.append("")
     report = "\n".join(lines)
     raw = {"baseline": base, "single": single, "forwarder": fwd, "batch100": batched, "drain": drains, **results,
-           "rss_plain_mib": rss_plain, "rss_forwarder_mib": rss_fwd, "binary_mib": size_mib}
+           "ledger_share": shares, "rss_plain_mib": rss_plain, "rss_forwarder_mib": rss_fwd, "binary_mib": size_mib}
     with open(os.path.join(OUT, "raw.json"), "w") as f:
         json.dump(raw, f, indent=2)
     notes_path = os.path.join(ROOT, "bench", "NOTES.md")

@@ -42,6 +42,10 @@ pub struct Metrics {
     pub retried: AtomicU64,
     pub isolated: AtomicU64,
     pub batches: AtomicU64,
+    /// Time the forwarder spent waiting for the ledger.
+    pub ledger_call_micros: AtomicU64,
+    /// Time the forwarder spent reading and settling journal entries.
+    pub journal_io_micros: AtomicU64,
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_ms: AtomicU64,
@@ -94,6 +98,21 @@ impl Metrics {
         ];
         for (name, help, v) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+        }
+        let seconds: [(&str, &str, u64); 2] = [
+            (
+                "shootlog_forwarder_ledger_seconds_total",
+                "Time the forwarder waited for the ledger.",
+                load(&self.ledger_call_micros),
+            ),
+            (
+                "shootlog_forwarder_journal_seconds_total",
+                "Time the forwarder spent reading and settling the journal.",
+                load(&self.journal_io_micros),
+            ),
+        ];
+        for (name, help, micros) in seconds {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", micros as f64 / 1e6);
         }
         let gauges: [(&str, &str, u64); 6] = [
             ("shootlog_journal_backlog", "Journaled events not yet settled by the ledger.", g.pending),

@@ -24,7 +24,9 @@ pub struct JoinRequest {
     pub role: Role,
     /// The first placement version, if known.
     pub placement: Option<Placement>,
-    /// The device's clock minus the service's (from `GET /v1/clock`).
+    /// The device's clock minus the service's (from `GET /v1/clock`), within
+    /// ±24 hours.
+    #[schema(minimum = -86400000, maximum = 86400000)]
     pub clock_offset_ms: Option<f64>,
 }
 

@@ -19,14 +19,20 @@ pub struct RegisterDeviceRequest {
     pub event_id: Option<EventId>,
     pub at: Option<Millis>,
     pub device_id: DeviceId,
-    /// At most 200 characters.
+    /// At most 200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub platform: Platform,
+    /// At most 200 characters.
+    #[schema(max_length = 200)]
     pub model: Option<String>,
     /// At most 64 characters.
+    #[schema(max_length = 64)]
     pub app_version: Option<String>,
     /// The hardware's own id; a second device id on the same hardware is
-    /// reported by the ledger (`hardware_id_conflict`).
+    /// reported by the ledger (`hardware_id_conflict`). At most 200
+    /// characters.
+    #[schema(max_length = 200)]
     pub hardware_id: Option<String>,
 }
 
@@ -71,7 +77,9 @@ pub struct PlacementRequest {
     /// The session in which the device is a camera.
     pub session_key: SessionKey,
     pub placement: Placement,
-    /// The device's clock minus the service's (from `GET /v1/clock`).
+    /// The device's clock minus the service's (from `GET /v1/clock`), within
+    /// ±24 hours.
+    #[schema(minimum = -86400000, maximum = 86400000)]
     pub clock_offset_ms: Option<f64>,
 }
 

@@ -5,7 +5,10 @@ use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::json;
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::{Ref, RefOr};
 
 use super::AppState;
 use super::error::ApiError;
@@ -54,7 +57,8 @@ pub struct CueRequest {
     pub event_id: Option<EventId>,
     pub at: Option<Millis>,
     pub cue_kind: CueKind,
-    /// At most 200 characters.
+    /// At most 200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200)]
     pub label: String,
 }
 
@@ -64,7 +68,8 @@ pub struct CueRequest {
 pub struct MarkerRequest {
     pub event_id: Option<EventId>,
     pub at: Option<Millis>,
-    /// At most 200 characters.
+    /// At most 200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200)]
     pub label: String,
 }
 
@@ -74,14 +79,15 @@ pub struct MarkerRequest {
 pub struct NoteRequest {
     pub event_id: Option<EventId>,
     pub at: Option<Millis>,
-    /// At most 4000 characters.
+    /// At most 4000 characters, not blank.
+    #[schema(min_length = 1, max_length = 4000)]
     pub text: String,
 }
 
-/// One director event, by its `type`.
-#[derive(Debug, Deserialize, ToSchema)]
+/// One director event, by its `type`. (Its schema is written by hand below:
+/// the derived one, `allOf` a closed variant and `{type}`, admits no body.)
+#[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-#[schema(example = json!({"type": "cut", "cameraKey": "B", "fromCameraKey": "A", "transition": "dissolve", "transitionMs": 400, "at": 1764531000000_i64}))]
 pub enum DirectorEventRequest {
     Cut(CutRequest),
     HoldStart(HoldStartRequest),
@@ -101,12 +107,70 @@ pub struct DirectorEventBatch {
     pub events: Vec<DirectorEventRequest>,
 }
 
-/// One event, or a batch.
-#[derive(ToSchema)]
+/// One event, or a batch: on the wire, either a `DirectorEventRequest`
+/// object or `{"events": [...]}` (untagged; its schema is written by hand
+/// below).
 #[allow(dead_code)]
 pub enum DirectorEventsBody {
     One(DirectorEventRequest),
     Batch(DirectorEventBatch),
+}
+
+/// The variant's own closed object schema with the `type` tag added to its
+/// properties, as serde's internally tagged representation reads it.
+fn tagged<T: utoipa::PartialSchema>(tag: &str) -> RefOr<Schema> {
+    let mut schema = T::schema();
+    if let RefOr::T(Schema::Object(obj)) = &mut schema {
+        let tag_schema = ObjectBuilder::new().schema_type(Type::String).enum_values(Some([tag]));
+        obj.properties.insert("type".to_string(), tag_schema.into());
+        obj.required.insert(0, "type".to_string());
+    }
+    schema
+}
+
+impl utoipa::PartialSchema for DirectorEventRequest {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(tagged::<CutRequest>("cut"))
+            .item(tagged::<HoldStartRequest>("hold_start"))
+            .item(tagged::<HoldEndRequest>("hold_end"))
+            .item(tagged::<CueRequest>("cue"))
+            .item(tagged::<MarkerRequest>("marker"))
+            .item(tagged::<NoteRequest>("note"))
+            .description(Some("One director event, by its `type`."))
+            .examples([json!({"type": "cut", "cameraKey": "B", "fromCameraKey": "A", "transition": "dissolve", "transitionMs": 400, "at": 1764531000000_i64})])
+            .into()
+    }
+}
+
+impl ToSchema for DirectorEventRequest {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        CutRequest::schemas(schemas);
+        HoldStartRequest::schemas(schemas);
+        HoldEndRequest::schemas(schemas);
+        CueRequest::schemas(schemas);
+        MarkerRequest::schemas(schemas);
+        NoteRequest::schemas(schemas);
+    }
+}
+
+impl utoipa::PartialSchema for DirectorEventsBody {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(Ref::from_schema_name(DirectorEventRequest::name()))
+            .item(Ref::from_schema_name(DirectorEventBatch::name()))
+            .description(Some("One event, or a batch."))
+            .into()
+    }
+}
+
+impl ToSchema for DirectorEventsBody {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((DirectorEventRequest::name().into(), <DirectorEventRequest as utoipa::PartialSchema>::schema()));
+        DirectorEventRequest::schemas(schemas);
+        schemas.push((DirectorEventBatch::name().into(), <DirectorEventBatch as utoipa::PartialSchema>::schema()));
+        DirectorEventBatch::schemas(schemas);
+    }
 }
 
 /// The wire names of the director event types.

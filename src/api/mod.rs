@@ -40,7 +40,7 @@ use crate::telemetry::Metrics;
 use auth::Credentials;
 use error::{ApiError, Problem, problem_response};
 use limits::{Rate, RateLimiter};
-use write::{BatchReceipt, EventReceipt};
+use write::{BatchReceipt, EventReceipt, ReceiptOrBatch};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -171,7 +171,7 @@ pub enum BatchWriteResponses {
     /// Journaled: a single event answers an `EventReceipt`, a batch a
     /// `BatchReceipt`.
     #[response(status = 202)]
-    Accepted(BatchReceipt),
+    Accepted(ReceiptOrBatch),
     /// Malformed JSON.
     #[response(status = 400, content_type = "application/problem+json")]
     Malformed(Problem),
@@ -225,7 +225,7 @@ Errors are RFC 9457 problem documents; `errors[].pointer` is a JSON pointer into
         events::get_event,
         ops::healthz, ops::readyz, ops::version, ops::metrics, ops::clock,
     ),
-    components(schemas(crate::domain::Violation)),
+    components(schemas(crate::domain::Violation, EventReceipt, BatchReceipt, ReceiptOrBatch)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "sessions", description = "Start Shoot, cameras joining, completion, reading a shoot back"),

@@ -25,11 +25,14 @@ pub struct StartShootRequest {
     /// When it happened, by your clock (epoch ms or RFC 3339). Defaults to now.
     pub at: Option<Millis>,
     pub session_key: SessionKey,
-    /// At most 200 characters.
+    /// At most 200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     /// At most 4000 characters.
+    #[schema(max_length = 4000)]
     pub notes: Option<String>,
     /// At most 200 characters.
+    #[schema(max_length = 200)]
     pub location: Option<String>,
 }
 
@@ -183,11 +186,11 @@ async fn journal_entries(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct JournalPage {
-    /// Only entries with a journal sequence number above this.
-    #[param(minimum = 0)]
+    /// Only entries with a journal sequence number above this (below 0 reads
+    /// from the start).
     pub after: Option<i64>,
-    /// At most this many entries (1..=1000, default 100).
-    #[param(minimum = 1, maximum = 1000)]
+    /// At most this many entries: default 100, clamped to 1..=1000.
+    #[param(value_type = Option<u64>, maximum = 4294967295_u64)]
     pub limit: Option<u32>,
 }
 

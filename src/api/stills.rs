@@ -28,13 +28,16 @@ pub struct StillMarkerRequest {
     pub width: Option<u32>,
     #[schema(minimum = 1, maximum = 100000)]
     pub height: Option<u32>,
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 1099511627776_u64)]
     pub byte_size: Option<u64>,
-    /// A media type, e.g. `image/heic`.
+    /// A media type, e.g. `image/heic` (at most 100 characters).
+    #[schema(max_length = 100, pattern = "^[!-.0-~]+/[!-~]+$")]
     pub content_type: Option<String>,
     /// 64 hexadecimal digits.
+    #[schema(pattern = "^[0-9A-Fa-f]{64}$")]
     pub sha256: Option<String>,
-    /// Where the file is or will be stored.
+    /// Where the file is or will be stored (1 to 2048 characters).
+    #[schema(min_length = 1, max_length = 2048)]
     pub storage_ref: Option<String>,
 }
 
@@ -84,12 +87,19 @@ pub struct StillUploadedRequest {
     pub at: Option<Millis>,
     pub session_key: SessionKey,
     pub still_id: StillId,
+    /// Where the file is stored (1 to 2048 characters).
+    #[schema(min_length = 1, max_length = 2048)]
     pub storage_ref: String,
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 1099511627776_u64)]
     pub byte_size: Option<u64>,
+    /// A media type, e.g. `image/heic` (at most 100 characters).
+    #[schema(max_length = 100, pattern = "^[!-.0-~]+/[!-~]+$")]
     pub content_type: Option<String>,
+    /// 64 hexadecimal digits.
+    #[schema(pattern = "^[0-9A-Fa-f]{64}$")]
     pub sha256: Option<String>,
-    /// An http(s) URL of the stored file.
+    /// An http(s) URL of the stored file (at most 2048 characters).
+    #[schema(max_length = 2048, pattern = "^https?://")]
     pub url: Option<String>,
 }
 

@@ -102,6 +102,31 @@ pub struct BatchReceipt {
     pub events: Vec<EventReceipt>,
 }
 
+/// The 202 answer of a route that takes one event or a batch: an
+/// [`EventReceipt`] for a single event, a [`BatchReceipt`] for a batch.
+/// (Documentation only.)
+pub struct ReceiptOrBatch;
+
+impl utoipa::PartialSchema for ReceiptOrBatch {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::Ref;
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(Ref::from_schema_name(EventReceipt::name()))
+            .item(Ref::from_schema_name(BatchReceipt::name()))
+            .into()
+    }
+}
+
+impl ToSchema for ReceiptOrBatch {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        use utoipa::PartialSchema;
+        schemas.push((EventReceipt::name().into(), EventReceipt::schema()));
+        EventReceipt::schemas(schemas);
+        schemas.push((BatchReceipt::name().into(), BatchReceipt::schema()));
+        BatchReceipt::schemas(schemas);
+    }
+}
+
 /// Journals a request's events; all of them or none.
 ///
 /// `scope` names the route for ids derived from an `Idempotency-Key` (a

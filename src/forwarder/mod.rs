@@ -76,8 +76,12 @@ impl Forwarder {
             if *shutdown.borrow() {
                 return;
             }
+            let started = std::time::Instant::now();
             let batch = match self.journal.pending(0, self.options.batch_size).await {
-                Ok(b) => b,
+                Ok(b) => {
+                    Metrics::inc(&self.metrics.journal_io_micros, started.elapsed().as_micros() as u64);
+                    b
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "forwarder cannot read the journal");
                     Vec::new()
@@ -123,7 +127,10 @@ impl Forwarder {
     /// around a poison event still settle, in order.
     async fn deliver(&self, batch: &[Entry]) -> Outcome {
         let envelopes: Vec<Envelope> = batch.iter().map(|e| e.envelope.clone()).collect();
-        match self.ledger.apply_batch(&envelopes).await {
+        let started = std::time::Instant::now();
+        let answer = self.ledger.apply_batch(&envelopes).await;
+        Metrics::inc(&self.metrics.ledger_call_micros, started.elapsed().as_micros() as u64);
+        match answer {
             Ok(verdicts) => self.settle(batch, verdicts).await,
             Err(LedgerError::Transport(e)) => Outcome::Unreachable(e),
             Err(LedgerError::Function(e) | LedgerError::Protocol(e)) if batch.len() > 1 => {
@@ -174,7 +181,10 @@ impl Forwarder {
             self.metrics.observe_delivery(u64::try_from(now.0 - entry.envelope.received_at.0).unwrap_or(0));
         }
         let pairs = batch.iter().map(|e| e.seq).zip(verdicts).collect();
-        match self.journal.settle(pairs).await {
+        let started = std::time::Instant::now();
+        let settled = self.journal.settle(pairs).await;
+        Metrics::inc(&self.metrics.journal_io_micros, started.elapsed().as_micros() as u64);
+        match settled {
             Ok(()) => {
                 Metrics::inc(&self.metrics.batches, 1);
                 Metrics::inc(&self.metrics.delivered, delivered);
