@@ -17,6 +17,7 @@ use crate::domain::{CameraKey, DeviceId, Event, EventId, Millis, Placement, Role
 #[schema(example = json!({"deviceId": "ipad-7f3a", "cameraKey": "B", "role": "wide", "placement": {"x": -3.0, "y": 0.5, "heightM": 1.2, "panDeg": 30, "focalLengthMm": 13, "zoom": 0.5}}))]
 pub struct JoinRequest {
     pub event_id: Option<EventId>,
+    #[schema(value_type = Option<crate::domain::SenderClock>)]
     pub at: Option<Millis>,
     pub device_id: DeviceId,
     /// The camera's name in this session: "A", "hero", "wide-left".

@@ -17,6 +17,7 @@ use crate::domain::{DeviceId, Event, EventId, Millis, Placement, Platform, Sessi
 #[schema(example = json!({"deviceId": "ipad-7f3a", "name": "iPad Pro (B cam)", "platform": "ipados", "model": "iPad14,5", "appVersion": "3.2.0", "hardwareId": "F2LXK0ABCD"}))]
 pub struct RegisterDeviceRequest {
     pub event_id: Option<EventId>,
+    #[schema(value_type = Option<crate::domain::SenderClock>)]
     pub at: Option<Millis>,
     pub device_id: DeviceId,
     /// At most 200 characters, not blank.
@@ -73,6 +74,7 @@ pub async fn register(
 #[schema(example = json!({"sessionKey": "shoot-2026-11-30-studio-b", "placement": {"x": 1.5, "y": -2.0, "heightM": 1.6, "panDeg": 15, "tiltDeg": -5, "focalLengthMm": 26, "orientation": "landscape_left"}, "clockOffsetMs": -42.5}))]
 pub struct PlacementRequest {
     pub event_id: Option<EventId>,
+    #[schema(value_type = Option<crate::domain::SenderClock>)]
     pub at: Option<Millis>,
     /// The session in which the device is a camera.
     pub session_key: SessionKey,

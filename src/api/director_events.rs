@@ -21,6 +21,7 @@ use crate::domain::{CameraKey, CueKind, Event, EventId, HoldId, Millis, SessionK
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CutRequest {
     pub event_id: Option<EventId>,
+    #[schema(value_type = Option<crate::domain::SenderClock>)]
     pub at: Option<Millis>,
     pub camera_key: CameraKey,
     /// The camera cut from, if the sender knows it.
@@ -36,6 +37,7 @@ pub struct CutRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HoldStartRequest {
     pub event_id: Option<EventId>,
+    #[schema(value_type = Option<crate::domain::SenderClock>)]
     pub at: Option<Millis>,
     pub hold_id: HoldId,
     pub camera_key: CameraKey,
@@ -46,6 +48,7 @@ pub struct HoldStartRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HoldEndRequest {
     pub event_id: Option<EventId>,
+    #[schema(value_type = Option<crate::domain::SenderClock>)]
     pub at: Option<Millis>,
     pub hold_id: HoldId,
 }
@@ -55,6 +58,7 @@ pub struct HoldEndRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CueRequest {
     pub event_id: Option<EventId>,
+    #[schema(value_type = Option<crate::domain::SenderClock>)]
     pub at: Option<Millis>,
     pub cue_kind: CueKind,
     /// At most 200 characters, not blank.
@@ -67,6 +71,7 @@ pub struct CueRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MarkerRequest {
     pub event_id: Option<EventId>,
+    #[schema(value_type = Option<crate::domain::SenderClock>)]
     pub at: Option<Millis>,
     /// At most 200 characters, not blank.
     #[schema(min_length = 1, max_length = 200)]
@@ -78,6 +83,7 @@ pub struct MarkerRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NoteRequest {
     pub event_id: Option<EventId>,
+    #[schema(value_type = Option<crate::domain::SenderClock>)]
     pub at: Option<Millis>,
     /// At most 4000 characters, not blank.
     #[schema(min_length = 1, max_length = 4000)]

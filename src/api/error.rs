@@ -184,10 +184,20 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut res = problem_response(status, &self.problem());
-        if let ApiError::Unavailable { retry_after_secs, .. } = self
-            && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
-        {
-            res.headers_mut().insert(header::RETRY_AFTER, v);
+        let headers = res.headers_mut();
+        match self {
+            ApiError::Unavailable { retry_after_secs, .. } | ApiError::TooManyRequests { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            ApiError::Unauthorized { .. } => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"shootlog\""));
+            }
+            // The unread rest of the body makes the connection unusable: say
+            // so, so that the client does not reuse it.
+            ApiError::PayloadTooLarge { .. } => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
         }
         res
     }

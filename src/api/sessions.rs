@@ -1,6 +1,7 @@
 //! Shoots: Start Shoot, complete, and reading a session back.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -12,7 +13,7 @@ use super::error::{ApiError, Problem};
 use super::events::EventStatus;
 use super::extract::{EVENT_LIMIT, JsonBytes, MaybeJsonBytes, PathKey, parse};
 use super::write::{Incoming, WriteContext, accept};
-use crate::domain::{Event, EventId, Millis, Partition, SessionKey};
+use crate::domain::{Event, EventId, Millis, Partition, SessionKey, Violation};
 
 /// Start Shoot: creates the `photoshoot_performance` session, or updates its
 /// title, notes and location while it is live.
@@ -23,6 +24,7 @@ pub struct StartShootRequest {
     /// Your UUID for this write; replays with the same id are idempotent.
     pub event_id: Option<EventId>,
     /// When it happened, by your clock (epoch ms or RFC 3339). Defaults to now.
+    #[schema(value_type = Option<crate::domain::SenderClock>)]
     pub at: Option<Millis>,
     pub session_key: SessionKey,
     /// At most 200 characters, not blank.
@@ -41,6 +43,7 @@ pub struct StartShootRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CompleteSessionRequest {
     pub event_id: Option<EventId>,
+    #[schema(value_type = Option<crate::domain::SenderClock>)]
     pub at: Option<Millis>,
 }
 
@@ -213,15 +216,23 @@ pub struct JournalPageView {
         (status = 200, description = "The session's journal entries in order", body = JournalPageView),
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Reading needs the admin token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Malformed session key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Malformed session key or query", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_journal(
     State(state): State<AppState>,
     _reader: Reader,
     PathKey(session_key): PathKey<SessionKey>,
-    Query(page): Query<JournalPage>,
+    page: Result<Query<JournalPage>, QueryRejection>,
 ) -> Result<Json<JournalPageView>, ApiError> {
+    let Query(page) = page.map_err(|e| {
+        let name = ["after", "limit"].into_iter().find(|n| e.body_text().contains(n)).unwrap_or("");
+        ApiError::Invalid(vec![Violation::new(
+            format!("/query/{name}").trim_end_matches('/'),
+            "type",
+            "after and limit must be whole numbers, limit not negative",
+        )])
+    })?;
     let limit = page.limit.unwrap_or(100).clamp(1, 1000);
     let entries = journal_entries(&state, &session_key, page.after.unwrap_or(0).max(0), limit).await?;
     let next_after = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.journal_seq)).flatten();

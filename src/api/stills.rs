@@ -19,6 +19,7 @@ use crate::domain::{CameraKey, Event, EventId, Millis, SessionKey, StillId};
 #[schema(example = json!({"stillId": "still-0001", "cameraKey": "A", "capturedAt": "2026-11-30T19:41:07.250Z", "width": 8064, "height": 6048, "byteSize": 5242880, "contentType": "image/heic"}))]
 pub struct StillMarkerRequest {
     pub event_id: Option<EventId>,
+    #[schema(value_type = Option<crate::domain::SenderClock>)]
     pub at: Option<Millis>,
     pub still_id: StillId,
     pub camera_key: CameraKey,
@@ -84,6 +85,7 @@ pub async fn marker(
 #[schema(example = json!({"sessionKey": "shoot-2026-11-30-studio-b", "stillId": "still-0001", "storageRef": "s3://shoots/2026-11-30/still-0001.heic", "byteSize": 5242880, "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}))]
 pub struct StillUploadedRequest {
     pub event_id: Option<EventId>,
+    #[schema(value_type = Option<crate::domain::SenderClock>)]
     pub at: Option<Millis>,
     pub session_key: SessionKey,
     pub still_id: StillId,

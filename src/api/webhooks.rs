@@ -54,6 +54,7 @@ pub struct LiveDirectorWebhook {
     pub kind: LiveDirectorEventType,
     /// When it happened in Live Director (epoch ms or RFC 3339); `data.at`
     /// wins if both are sent.
+    #[schema(value_type = Option<crate::domain::SenderClock>)]
     pub timestamp: Option<Millis>,
     /// The event's fields, by `type`; every type has `sessionKey`, and may
     /// carry `eventId` and `at`.

@@ -13,7 +13,7 @@ mod verdict;
 pub use event::{CueKind, Envelope, Event, EventKind, Partition, Platform, Role, Transition, validate_event};
 pub use keys::{CameraKey, DeviceId, EventId, HoldId, KeyError, SessionKey, StillId};
 pub use placement::{Orientation, Placement};
-pub use time::{Millis, TimeError};
+pub use time::{Millis, SenderClock, TimeError};
 pub use verdict::{Verdict, VerdictKind};
 
 /// One rule broken by a request, with the JSON pointer (RFC 6901) of the

@@ -13,6 +13,40 @@ use utoipa::ToSchema;
 #[schema(value_type = i64, example = 1764531000000_i64)]
 pub struct Millis(pub i64);
 
+/// A sender's clock as a request may carry it (`at`, a webhook's
+/// `timestamp`): epoch milliseconds or an RFC 3339 date-time, from
+/// 2020-01-01 on and at most 24 hours ahead of the service's clock.
+/// (Documentation only: such fields are [`Millis`], checked with
+/// [`Millis::check_sane`].)
+pub struct SenderClock;
+
+impl utoipa::PartialSchema for SenderClock {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                    .minimum(Some(EARLIEST))
+                    .examples([serde_json::json!(1_764_531_000_000_i64)]),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+                    .examples([serde_json::json!("2026-11-30T19:30:00Z")]),
+            )
+            .description(Some(
+                "Epoch milliseconds or an RFC 3339 date-time, from 2020-01-01 on and at most 24 hours ahead of \
+                 the service's clock.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for SenderClock {}
+
 /// Why a timestamp was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimeError {
