@@ -121,7 +121,9 @@ async fn serve_http(
     use hyper_util::service::TowerToHyperService;
 
     let mut http = Builder::new(TokioExecutor::new());
-    http.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
+    // half_close: a client may shut its write side once the request is sent
+    // and still read the answer.
+    http.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout).half_close(true);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {

@@ -25,7 +25,7 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::BATCH_LIMIT;
+use super::extract::{BATCH_LIMIT, read_body};
 use crate::domain::{DeviceId, Event, EventKind, Millis};
 
 /// How far a webhook's timestamp may be from our clock.
@@ -279,10 +279,7 @@ fn with_caller(mut req: Request, caller: Caller) -> Request {
 async fn read_limited(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > BATCH_LIMIT) {
-        return Err(ApiError::PayloadTooLarge { limit: BATCH_LIMIT });
-    }
-    axum::body::to_bytes(body, BATCH_LIMIT).await.map_err(|_| ApiError::PayloadTooLarge { limit: BATCH_LIMIT })
+    read_body(body, declared, BATCH_LIMIT).await
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {

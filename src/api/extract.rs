@@ -35,20 +35,41 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonBytes<LIMIT> {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > LIMIT) {
-            return Err(ApiError::PayloadTooLarge { limit: LIMIT });
-        }
-        let body: Body = req.into_body();
-        let bytes = axum::body::to_bytes(body, LIMIT).await.map_err(|e| {
-            // A body that broke off mid-way is reported as malformed.
-            if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
-                ApiError::PayloadTooLarge { limit: LIMIT }
-            } else {
-                ApiError::MalformedJson(format!("the body could not be read: {e}"))
-            }
-        })?;
+        let bytes = read_body(req.into_body(), declared, LIMIT).await?;
         Ok(Self(bytes))
     }
+}
+
+/// How much of an oversized body is still read (and thrown away) before the
+/// 413, so that the client, still sending, gets to read the answer instead of
+/// a reset connection. Larger bodies are cut off at once.
+const DRAIN_MAX: usize = 4 * 1024 * 1024;
+
+/// Reads a body of at most `limit` bytes; anything larger is a 413.
+pub async fn read_body(body: Body, declared: Option<usize>, limit: usize) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    let too_large = ApiError::PayloadTooLarge { limit };
+    if declared.is_some_and(|n| n > DRAIN_MAX) {
+        return Err(too_large);
+    }
+    let mut body = body;
+    let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        // A body that broke off mid-way is reported as malformed.
+        let frame = frame.map_err(|e| ApiError::MalformedJson(format!("the body could not be read: {e}")))?;
+        let Ok(data) = frame.into_data() else { continue };
+        seen += data.len();
+        if seen <= limit {
+            buf.extend_from_slice(&data);
+        } else if seen > DRAIN_MAX {
+            break;
+        }
+    }
+    if seen > limit || declared.is_some_and(|n| n > limit) {
+        return Err(too_large);
+    }
+    Ok(Bytes::from(buf))
 }
 
 /// Like [`JsonBytes`], but an empty body is allowed (and then `None`), for
