@@ -132,7 +132,11 @@ impl Writer {
 
     fn run_in_savepoint(&mut self, cmd: Op, delta: &mut Delta) -> Done {
         let mut local = Delta::default();
-        let sp = self.conn.execute_batch("SAVEPOINT cmd");
+        // A one-event append writes nothing before it can fail (conflict,
+        // full; a failing statement undoes itself), so it needs no
+        // savepoint. Anything else may fail half-way.
+        let alone = matches!(&cmd, Op::Append { entries, .. } if entries.len() == 1);
+        let sp = !alone && self.exec("SAVEPOINT cmd");
         let done = match cmd {
             Op::Append { entries, reply } => Done::Append(reply, self.append(entries, delta.pending, &mut local)),
             Op::Settle { verdicts, reply } => Done::Unit(reply, self.settle(verdicts, &mut local)),
@@ -159,19 +163,25 @@ impl Writer {
             Done::Unit(_, r) => r.is_ok(),
             Done::Count(_, r) => r.is_ok(),
         };
-        if sp.is_ok() {
-            if ok {
-                let _ = self.conn.execute_batch("RELEASE cmd");
-                delta.pending += local.pending;
-                delta.delivered += local.delivered;
-                delta.rejected += local.rejected;
-                delta.settled_any |= local.settled_any;
-                delta.recount |= local.recount;
-            } else {
-                let _ = self.conn.execute_batch("ROLLBACK TO cmd; RELEASE cmd");
+        if ok {
+            if sp {
+                self.exec("RELEASE cmd");
             }
+            delta.pending += local.pending;
+            delta.delivered += local.delivered;
+            delta.rejected += local.rejected;
+            delta.settled_any |= local.settled_any;
+            delta.recount |= local.recount;
+        } else if sp {
+            self.exec("ROLLBACK TO cmd");
+            self.exec("RELEASE cmd");
         }
         done
+    }
+
+    /// Runs a cached statement without parameters; whether it succeeded.
+    fn exec(&self, sql: &str) -> bool {
+        self.conn.prepare_cached(sql).and_then(|mut st| st.execute([])).is_ok()
     }
 
     fn append(
