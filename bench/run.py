@@ -146,6 +146,11 @@ def wrk(url, body=None, duration=DURATION, conns=CONNS):
     return json.loads(line)
 
 
+def ok_rps(r):
+    """Requests per second that were answered 2xx."""
+    return (r["requests"] - r["http_errors"]) / (r["duration_us"] / 1e6)
+
+
 def ms(us):
     return us / 1000.0
 
@@ -197,7 +202,9 @@ def main():
     rows = []
     try:
         # 1 + 2 + 4: one service on the embedded default.
-        svc = Service(os.path.join(work, "plain"))
+        # No ledger here: everything stays pending, so lift the backlog cap
+        # above what the phases write.
+        svc = Service(os.path.join(work, "plain"), {"SHOOTLOG_MAX_BACKLOG": "1000000000"})
         results["startup_ms"] = svc.startup_ms
         start_session(svc)
         base = wrk(svc.base + "/healthz")
@@ -252,7 +259,7 @@ def main():
         ("GET /healthz (baseline)", base, 1, base["rps"]),
         ("POST one director event, journaled", single, 1, single["rps"]),
         ("POST one director event, forwarder draining into the stand-in", fwd, 1, fwd["rps"]),
-        ("POST a batch of 100 events, journaled", batched, 100, batched["rps"] * 100),
+        ("POST a batch of 100 events, journaled", batched, 100, ok_rps(batched) * 100),
     ]
     lines = []
     lines.append("# Benchmark results\n")
@@ -283,7 +290,7 @@ def main():
     targets = [
         ("journaled single-event POST ≥ 50% of baseline req/s", ratio(single) >= 0.5, f"{ratio(single):.0%}"),
         ("its p99 < 10 ms at 50 connections", ms(single["p99_us"]) < 10, f"{ms(single['p99_us']):.2f} ms"),
-        ("batch ingest ≥ 200k events/s", batched["rps"] * 100 >= 200_000, f"{batched['rps'] * 100:.0f} events/s"),
+        ("batch ingest ≥ 200k events/s", ok_rps(batched) * 100 >= 200_000, f"{ok_rps(batched) * 100:.0f} events/s"),
         ("forwarder drains ≥ 5,000 events/s into the stand-in", drains[500] >= 5000, f"{drains[500]:.0f} events/s"),
         ("RSS < 64 MiB under load", max(rss_plain, rss_fwd) < 64, f"{max(rss_plain, rss_fwd):.1f} MiB"),
     ]
