@@ -301,3 +301,45 @@ async fn replay_sends_the_journal_to_a_new_deployment() {
     let again = first.query("ledger:session", json!({"sessionKey": "shoot-a"})).await;
     assert_eq!(again["events"], a["events"], "duplicates change nothing");
 }
+
+#[tokio::test]
+async fn with_the_ledger_down_a_wait_ends_in_202_and_reads_fall_back_to_the_journal() {
+    let (mut standin, s) = with_ledger().await;
+    standin.kill().await;
+    let r = s
+        .send(
+            Method::POST,
+            "/v1/sessions",
+            &json!({"sessionKey": "shoot-down", "title": "Down"}),
+            &[("prefer", "wait=1")],
+        )
+        .await;
+    assert_eq!(r.status, 202, "no verdict within the wait: {:#}", r.body);
+    assert_eq!(r.body["status"], "pending");
+    assert_eq!(r.header("preference-applied"), Some("wait=1"));
+
+    // Reading the session: the ledger cannot answer, so the journal does,
+    // and says why.
+    eventually(20, "readyz to show the ledger down", || async {
+        (s.get("/readyz").await.body["ledger"] == "disconnected").then_some(())
+    })
+    .await;
+    let view = s.get("/v1/sessions/shoot-down").await;
+    assert_eq!(view.status, 200, "{:#}", view.body);
+    assert_eq!(view.body["source"], "journal");
+    assert!(view.body["note"].as_str().is_some_and(|n| n.contains("unreachable")), "{:#}", view.body);
+    assert_eq!(view.body["journal"][0]["status"], "pending");
+
+    // Back up: the pending event is delivered, and the read comes from the ledger.
+    standin.start_again().await;
+    let id = r.body["eventId"].as_str().unwrap().to_string();
+    eventually(60, "the event to be delivered", || async {
+        let e = s.get(&format!("/v1/events/{id}")).await;
+        (e.body["status"] == "delivered").then_some(())
+    })
+    .await;
+    let view = s.get("/v1/sessions/shoot-down").await;
+    assert_eq!(view.status, 200, "{:#}", view.body);
+    assert_eq!(view.body["source"], "ledger");
+    assert_eq!(view.body["ledger"]["session"]["title"], "Down");
+}

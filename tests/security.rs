@@ -656,3 +656,31 @@ async fn rate_limited_answers_carry_retry_after() {
     r.assert_problem(429, "rate_limited");
     assert_eq!(r.header("retry-after"), Some("1"));
 }
+
+#[tokio::test]
+async fn a_stalled_body_is_cut_off_with_a_408_problem_and_nothing_is_written() {
+    let s = start(&[("SHOOTLOG_REQUEST_TIMEOUT_SECS", "1")]).await;
+    let depth = async || {
+        let r = s.request(Method::GET, "/version", &[("authorization", &format!("Bearer {ADMIN}"))], None).await;
+        r.body["journalDepth"]["pending"].as_u64().expect("journalDepth.pending")
+    };
+    let before = depth().await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut sock = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let head = format!(
+        "POST /v1/devices HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {ADMIN}\r\n\
+         Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{{\"deviceId\":"
+    );
+    sock.write_all(head.as_bytes()).await.expect("send head");
+    // The phone stalls: the rest of the body never comes.
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), sock.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "no answer within 10 s");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.to_ascii_lowercase().contains("content-type: application/problem+json"), "{text}");
+    assert!(text.contains("\"code\":\"request_timeout\""), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(5), "cut off after {:?}", started.elapsed());
+    assert_eq!(depth().await, before);
+}

@@ -38,6 +38,8 @@ pub enum ApiError {
     Unavailable { detail: String, retry_after_secs: u64 },
     #[error("{0}")]
     Upstream(String),
+    #[error("the request took longer than the service allows")]
+    Timeout,
     #[error("internal error")]
     Internal(String),
 }
@@ -110,6 +112,7 @@ impl ApiError {
             }
             ApiError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
             ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "ledger_unavailable", "Ledger unavailable"),
+            ApiError::Timeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout", "Request timeout"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }

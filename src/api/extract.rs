@@ -226,7 +226,9 @@ pub struct Prefer {
 }
 
 impl Prefer {
-    pub const MAX_WAIT: Duration = Duration::from_secs(30);
+    /// Below the default request timeout (30 s), so that a wait ends in an
+    /// answer, not a timeout.
+    pub const MAX_WAIT: Duration = Duration::from_secs(20);
 
     pub fn from_headers(headers: &HeaderMap) -> Self {
         let mut wait = None;

@@ -108,7 +108,7 @@ pub struct IdempotencyHeader(
 #[into_params(names("Prefer"), parameter_in = Header)]
 #[allow(dead_code)]
 pub struct PreferHeader(
-    /// `wait=N` (N ≤ 30 seconds): wait for the ledger's verdict and answer
+    /// `wait=N` (N ≤ 20 seconds, within the request timeout): wait for the ledger's verdict and answer
     /// 201 (applied), 409/422 (rejected), or 202 if the time runs out.
     Option<String>,
 );
@@ -349,7 +349,8 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
             tower::ServiceBuilder::new()
-                .layer(axum::error_handling::HandleErrorLayer::new(overloaded))
+                .layer(axum::error_handling::HandleErrorLayer::new(layer_error))
+                .timeout(limits.request_timeout)
                 .load_shed()
                 .concurrency_limit(limits.max_concurrency),
         )
@@ -358,7 +359,6 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             CompressionLayer::new()
                 .compress_when(SizeAbove::new(1024).and(NotForContentType::const_new("text/event-stream"))),
         )
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -394,8 +394,13 @@ async fn close_when_draining(State(state): State<AppState>, req: Request<axum::b
     res
 }
 
-async fn overloaded(_: tower::BoxError) -> ApiError {
-    ApiError::Unavailable { detail: "the service is at its concurrency limit".into(), retry_after_secs: 1 }
+/// The request timeout and load shedding, as problem documents.
+async fn layer_error(err: tower::BoxError) -> ApiError {
+    if err.is::<tower::timeout::error::Elapsed>() {
+        ApiError::Timeout
+    } else {
+        ApiError::Unavailable { detail: "the service is at its concurrency limit".into(), retry_after_secs: 1 }
+    }
 }
 
 async fn not_found() -> ApiError {

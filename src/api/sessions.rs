@@ -143,7 +143,8 @@ pub async fn get_session(
     _reader: Reader,
     PathKey(session_key): PathKey<SessionKey>,
 ) -> Result<Json<SessionView>, ApiError> {
-    if state.ledger.is_configured() {
+    let ledger_up = state.ledger.is_configured() && state.ledger.is_connected();
+    if ledger_up {
         match state.ledger.session(&session_key).await {
             Ok(Some(doc)) => {
                 return Ok(Json(SessionView {
@@ -162,8 +163,10 @@ pub async fn get_session(
     if entries.is_empty() {
         return Err(ApiError::NotFound(format!("no session {session_key}")));
     }
-    let note = if state.ledger.is_configured() {
+    let note = if ledger_up {
         "the ledger has not applied this session yet; these are the journal's entries"
+    } else if state.ledger.is_configured() {
+        "the ledger is unreachable right now; these are the journal's entries"
     } else {
         "no ledger is configured; these are the journal's entries, pending until one is"
     };

@@ -22,6 +22,8 @@ use crate::domain::{Envelope, SessionKey, Verdict, VerdictKind};
 pub const APPLY_BATCH: &str = "ingest:applyBatch";
 /// The query that reads a session's ledger (`convex/ledger.ts`).
 pub const SESSION_QUERY: &str = "ledger:session";
+/// Reads answer a client that waits: they give up sooner than writes.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How to reach a Convex deployment.
 #[derive(Clone)]
@@ -92,12 +94,13 @@ impl ConvexLedger {
         mutation: bool,
         name: &str,
         args: BTreeMap<String, Value>,
+        timeout: Duration,
     ) -> Result<serde_json::Value, LedgerError> {
         // Clones share the socket; each call gets its own handle.
         let mut c = client.clone();
         let fut = async { if mutation { c.mutation(name, args).await } else { c.query(name, args).await } };
-        match tokio::time::timeout(self.timeout, fut).await {
-            Err(_) => Err(LedgerError::Transport(format!("{name} timed out after {:?}", self.timeout))),
+        match tokio::time::timeout(timeout, fut).await {
+            Err(_) => Err(LedgerError::Transport(format!("{name} timed out after {timeout:?}"))),
             Ok(Err(e)) => Err(LedgerError::Transport(format!("{name}: {e}"))),
             Ok(Ok(FunctionResult::Value(v))) => Ok(v.export()),
             Ok(Ok(FunctionResult::ErrorMessage(m))) => Err(LedgerError::Function(m)),
@@ -175,7 +178,7 @@ impl Ledger for ConvexLedger {
             let wire = serde_json::to_value(events).map_err(|e| LedgerError::Protocol(e.to_string()))?;
             let wire = Value::try_from(wire).map_err(|e| LedgerError::Protocol(e.to_string()))?;
             let args = BTreeMap::from([("events".to_string(), wire)]);
-            let answer = self.call(&self.client, true, APPLY_BATCH, args).await?;
+            let answer = self.call(&self.client, true, APPLY_BATCH, args, self.timeout).await?;
             verdicts_for(events, answer)
         })
     }
@@ -183,7 +186,7 @@ impl Ledger for ConvexLedger {
     fn session<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>> {
         Box::pin(async move {
             let args = BTreeMap::from([("sessionKey".to_string(), Value::from(key.as_str().to_string()))]);
-            let answer = self.call(&self.reader, false, SESSION_QUERY, args).await?;
+            let answer = self.call(&self.reader, false, SESSION_QUERY, args, READ_TIMEOUT.min(self.timeout)).await?;
             Ok((!answer.is_null()).then_some(answer))
         })
     }
