@@ -50,7 +50,7 @@ impl JoinRequest {
     post, path = "/v1/sessions/{sessionKey}/cameras", tag = "sessions",
     request_body = JoinRequest,
     params(("sessionKey" = SessionKey, Path, description = "The shoot"), super::IdempotencyHeader, super::PreferHeader),
-    responses(super::WriteResponses)
+    responses(super::WriteResponses, super::WriteProblems)
 )]
 pub async fn join(
     State(state): State<AppState>,

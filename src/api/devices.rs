@@ -56,7 +56,7 @@ impl RegisterDeviceRequest {
     post, path = "/v1/devices", tag = "devices",
     request_body = RegisterDeviceRequest,
     params(super::IdempotencyHeader, super::PreferHeader),
-    responses(super::WriteResponses)
+    responses(super::WriteResponses, super::WriteProblems)
 )]
 pub async fn register(
     State(state): State<AppState>,
@@ -102,7 +102,7 @@ impl PlacementRequest {
     put, path = "/v1/devices/{deviceId}/placement", tag = "devices",
     request_body = PlacementRequest,
     params(("deviceId" = DeviceId, Path, description = "The device"), super::IdempotencyHeader, super::PreferHeader),
-    responses(super::WriteResponses)
+    responses(super::WriteResponses, super::WriteProblems)
 )]
 pub async fn put_placement(
     State(state): State<AppState>,

@@ -246,7 +246,7 @@ impl DirectorEventRequest {
     post, path = "/v1/sessions/{sessionKey}/director-events", tag = "director events",
     request_body = DirectorEventsBody,
     params(("sessionKey" = SessionKey, Path, description = "The shoot"), super::IdempotencyHeader, super::PreferHeader),
-    responses(super::BatchWriteResponses)
+    responses(super::BatchWriteResponses, super::WriteProblems)
 )]
 pub async fn post(
     State(state): State<AppState>,

@@ -59,10 +59,9 @@ impl EventStatus {
     params(("eventId" = String, Path, format = Uuid, description = "The event's id")),
     responses(
         (status = 200, description = "The event and its status", body = EventStatus),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Reading needs the admin token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such event in the journal", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a UUID", body = Problem, content_type = "application/problem+json"),
+        super::ReadProblems
     )
 )]
 pub async fn get_event(

@@ -113,7 +113,7 @@ pub struct PreferHeader(
     Option<String>,
 );
 
-/// The responses of a single-event write.
+/// The successful answers of a single-event write.
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub enum WriteResponses {
@@ -124,40 +124,9 @@ pub enum WriteResponses {
     /// answers the same, with `Idempotent-Replayed: true`.
     #[response(status = 202)]
     Accepted(EventReceipt),
-    /// Malformed JSON.
-    #[response(status = 400, content_type = "application/problem+json")]
-    Malformed(Problem),
-    /// No valid credentials: a bearer token, or a Standard Webhooks
-    /// signature (`signature_invalid`, `timestamp_out_of_tolerance`).
-    #[response(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Problem),
-    /// The credentials do not cover this write (another device's events).
-    #[response(status = 403, content_type = "application/problem+json")]
-    Forbidden(Problem),
-    /// The ledger's state forbids it, e.g. `session_completed` (only with
-    /// `Prefer: wait`).
-    #[response(status = 409, content_type = "application/problem+json")]
-    Conflict(Problem),
-    /// The body is over the route's limit (32 KiB).
-    #[response(status = 413, content_type = "application/problem+json")]
-    TooLarge(Problem),
-    /// The body is not JSON.
-    #[response(status = 415, content_type = "application/problem+json")]
-    NotJson(Problem),
-    /// Invalid fields (each with its JSON pointer), an event id reused for
-    /// other content, or a ledger rejection (with `Prefer: wait`).
-    #[response(status = 422, content_type = "application/problem+json")]
-    Invalid(Problem),
-    /// This device is over its rate limit; see `Retry-After`.
-    #[response(status = 429, content_type = "application/problem+json")]
-    RateLimited(Problem),
-    /// The journal is full, the service is overloaded or shutting down;
-    /// see `Retry-After`.
-    #[response(status = 503, content_type = "application/problem+json")]
-    Unavailable(Problem),
 }
 
-/// The responses of a write that may carry a batch.
+/// The successful answers of a write that may carry a batch.
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub enum BatchWriteResponses {
@@ -172,6 +141,12 @@ pub enum BatchWriteResponses {
     /// `BatchReceipt`.
     #[response(status = 202)]
     Accepted(ReceiptOrBatch),
+}
+
+/// The refusals every write may answer, as problem documents.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum WriteProblems {
     /// Malformed JSON.
     #[response(status = 400, content_type = "application/problem+json")]
     Malformed(Problem),
@@ -182,17 +157,20 @@ pub enum BatchWriteResponses {
     /// The credentials do not cover this write (another device's events).
     #[response(status = 403, content_type = "application/problem+json")]
     Forbidden(Problem),
-    /// The ledger's state forbids it (single event, `Prefer: wait`).
+    /// The ledger's state forbids it, e.g. `session_completed` (a single
+    /// event, only with `Prefer: wait`).
     #[response(status = 409, content_type = "application/problem+json")]
     Conflict(Problem),
-    /// The body is over 500 KiB.
+    /// The body is over the route's limit: 32 KiB for one event, 500 KiB for
+    /// a batch.
     #[response(status = 413, content_type = "application/problem+json")]
     TooLarge(Problem),
     /// The body is not JSON.
     #[response(status = 415, content_type = "application/problem+json")]
     NotJson(Problem),
-    /// Invalid fields, with the pointer of each (`/events/3/cameraKey`).
-    /// Nothing of the batch is journaled.
+    /// Invalid fields, each with its JSON pointer (`/events/3/cameraKey`);
+    /// an event id reused for other content; or a ledger rejection (with
+    /// `Prefer: wait`). Nothing of the request is journaled.
     #[response(status = 422, content_type = "application/problem+json")]
     Invalid(Problem),
     /// This device is over its rate limit; see `Retry-After`.
@@ -202,6 +180,18 @@ pub enum BatchWriteResponses {
     /// see `Retry-After`.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
+}
+
+/// The refusals of the operator's reads.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum ReadProblems {
+    /// No valid credentials.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// Reading needs the admin token.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
 }
 
 #[derive(OpenApi)]

@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::Reader;
-use super::error::Problem;
 use crate::domain::Millis;
 use crate::journal::Depth;
 use crate::telemetry::Gauges;
@@ -101,8 +100,7 @@ pub struct VersionReport {
     get, path = "/version", tag = "operations",
     responses(
         (status = 200, description = "The deployment report", body = VersionReport),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs the admin token", body = Problem, content_type = "application/problem+json"),
+        super::ReadProblems
     )
 )]
 pub async fn version(State(state): State<AppState>, _reader: Reader) -> Json<VersionReport> {
@@ -121,8 +119,7 @@ pub async fn version(State(state): State<AppState>, _reader: Reader) -> Json<Ver
     get, path = "/metrics", tag = "operations",
     responses(
         (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs the admin token", body = Problem, content_type = "application/problem+json"),
+        super::ReadProblems
     )
 )]
 pub async fn metrics(State(state): State<AppState>, _reader: Reader) -> Response {

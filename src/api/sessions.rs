@@ -64,7 +64,7 @@ impl StartShootRequest {
     post, path = "/v1/sessions", tag = "sessions",
     request_body = StartShootRequest,
     params(super::IdempotencyHeader, super::PreferHeader),
-    responses(super::WriteResponses)
+    responses(super::WriteResponses, super::WriteProblems)
 )]
 pub async fn start_shoot(
     State(state): State<AppState>,
@@ -87,7 +87,7 @@ impl CompleteSessionRequest {
     post, path = "/v1/sessions/{sessionKey}/complete", tag = "sessions",
     request_body(content = Option<CompleteSessionRequest>, description = "Optional"),
     params(("sessionKey" = SessionKey, Path, description = "The shoot"), super::IdempotencyHeader, super::PreferHeader),
-    responses(super::WriteResponses)
+    responses(super::WriteResponses, super::WriteProblems)
 )]
 pub async fn complete(
     State(state): State<AppState>,
@@ -132,10 +132,9 @@ pub struct SessionView {
     responses(
         (status = 200, description = "The session's ledger", body = SessionView),
         (status = 404, description = "Neither the ledger nor the journal knows it", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Reading needs the admin token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Malformed session key", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The ledger could not be read", body = Problem, content_type = "application/problem+json"),
+        super::ReadProblems
     )
 )]
 pub async fn get_session(
@@ -217,9 +216,8 @@ pub struct JournalPageView {
     params(("sessionKey" = SessionKey, Path, description = "The shoot"), JournalPage),
     responses(
         (status = 200, description = "The session's journal entries in order", body = JournalPageView),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Reading needs the admin token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Malformed session key or query", body = Problem, content_type = "application/problem+json"),
+        super::ReadProblems
     )
 )]
 pub async fn get_journal(

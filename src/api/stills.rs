@@ -65,7 +65,7 @@ impl StillMarkerRequest {
     post, path = "/v1/sessions/{sessionKey}/stills", tag = "stills",
     request_body = StillMarkerRequest,
     params(("sessionKey" = SessionKey, Path, description = "The shoot"), super::IdempotencyHeader, super::PreferHeader),
-    responses(super::WriteResponses)
+    responses(super::WriteResponses, super::WriteProblems)
 )]
 pub async fn marker(
     State(state): State<AppState>,
@@ -125,7 +125,7 @@ impl StillUploadedRequest {
     post, path = "/v1/callbacks/still-upload", tag = "stills",
     request_body = StillUploadedRequest,
     params(super::IdempotencyHeader, super::PreferHeader),
-    responses(super::WriteResponses)
+    responses(super::WriteResponses, super::WriteProblems)
 )]
 pub async fn uploaded(
     State(state): State<AppState>,

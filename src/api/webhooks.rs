@@ -69,7 +69,7 @@ pub struct LiveDirectorWebhook {
         ("webhook-id" = Option<String>, Header, description = "The message id; redeliveries of one id are idempotent replays"),
         super::IdempotencyHeader, super::PreferHeader
     ),
-    responses(super::WriteResponses)
+    responses(super::WriteResponses, super::WriteProblems)
 )]
 pub async fn live_director(
     State(state): State<AppState>,
