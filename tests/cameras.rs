@@ -18,12 +18,7 @@ fn join_b() -> Value {
 async fn a_join_without_placement_is_journaled_in_the_session() {
     let s = Server::start().await;
     let r = s.post(JOIN, &join_b()).await;
-    assert_eq!(r.status, 202, "{:#}", r.body);
-    assert_eq!(r.body["type"], "join_session");
-    assert_eq!(r.body["status"], "pending");
-    assert_eq!(r.body["replayed"], false);
-    let id = r.event_id();
-    assert_eq!(r.header("location"), Some(format!("/v1/events/{id}").as_str()));
+    let id = r.assert_new_receipt("join_session");
 
     let ev = s.event(&id).await;
     assert_eq!(ev.status, 200);

@@ -30,14 +30,9 @@ fn with(mut body: Value, field: &str, value: Value) -> Value {
 async fn register_is_journaled_in_the_wire_format() {
     let s = Server::start().await;
     let r = s.post("/v1/devices", &with(ipad(), "at", json!(AT))).await;
-    assert_eq!(r.status, 202, "{:#}", r.body);
-    assert_eq!(r.body["type"], "register_device");
-    assert_eq!(r.body["status"], "pending");
-    assert_eq!(r.body["replayed"], false);
+    let id = r.assert_new_receipt("register_device");
     assert_eq!(r.body["at"], AT);
     assert!(r.body.get("verdict").is_none(), "no verdict without a ledger: {:#}", r.body);
-    let id = r.event_id();
-    assert_eq!(r.header("location"), Some(format!("/v1/events/{id}").as_str()));
     assert_eq!(r.body["href"], format!("/v1/events/{id}"));
     assert_eq!(r.header("idempotent-replayed"), None);
 
@@ -259,11 +254,7 @@ async fn a_placement_is_journaled_in_the_session_in_the_wire_format() {
     let s = Server::start().await;
     let body = json!({"sessionKey": "shoot-1", "placement": full_placement(), "clockOffsetMs": -42.5, "at": AT});
     let r = s.put("/v1/devices/ipad-7f3a/placement", &body).await;
-    assert_eq!(r.status, 202, "{:#}", r.body);
-    assert_eq!(r.body["type"], "update_placement");
-    assert_eq!(r.body["status"], "pending");
-    let id = r.event_id();
-    assert_eq!(r.header("location"), Some(format!("/v1/events/{id}").as_str()));
+    let id = r.assert_new_receipt("update_placement");
 
     let ev = s.event(&id).await;
     assert_eq!(

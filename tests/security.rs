@@ -622,13 +622,16 @@ async fn refuses_to_start_without_credentials_on_a_non_loopback_address() {
         assert!(!String::from_utf8_lossy(&out.stdout).contains("SHOOTLOG_LISTENING="), "it never listened");
     }
     // A credential that is too weak is refused too, without echoing it.
-    let out =
-        run_to_exit(&["--listen", "127.0.0.1:0", "--data-dir", data], &[("SHOOTLOG_ADMIN_TOKEN", "short-secret")])
-            .await;
+    let out = run_to_exit(
+        &["--listen", "127.0.0.1:0", "--data-dir", data],
+        &[("SHOOTLOG_ADMIN_TOKEN", "short-secret"), ("RUST_BACKTRACE", "1")],
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("SHOOTLOG_ADMIN_TOKEN: a token must be at least 16 characters"), "{stderr}");
     assert!(!stderr.contains("short-secret"), "the refused token is echoed: {stderr}");
+    assert!(!stderr.contains("backtrace"), "an operator error is a message, not a backtrace: {stderr}");
 }
 
 // The documented headers of refusals.

@@ -12,12 +12,10 @@ async fn start_shoot_is_journaled_and_acknowledged() {
     let r = s
         .post("/v1/sessions", &json!({"sessionKey": "shoot-1", "title": "Autumn lookbook", "location": "Studio B"}))
         .await;
-    assert_eq!(r.status, 202, "{:#}", r.body);
-    assert_eq!(r.body["type"], "start_shoot");
-    assert_eq!(r.body["status"], "pending");
-    assert_eq!(r.body["replayed"], false);
-    let id = r.body["eventId"].as_str().expect("eventId");
-    assert_eq!(r.header("location"), Some(format!("/v1/events/{id}").as_str()));
+    let id = r.assert_new_receipt("start_shoot");
+    // A minted id is a time-ordered UUID v7 (the journal's index grows at
+    // its end).
+    assert_eq!(id.as_bytes()[14], b'7', "{id}");
 
     let ev = s.get(&format!("/v1/events/{id}")).await;
     assert_eq!(ev.status, 200);
@@ -121,6 +119,7 @@ async fn malformed_json_wrong_type_and_oversize_bodies() {
     let big = json!({"sessionKey": "shoot-1", "title": "T", "notes": "n".repeat(40 * 1024)});
     let r = s.post("/v1/sessions", &big).await;
     r.assert_problem(413, "payload_too_large");
+    assert_eq!(r.header("connection"), Some("close"), "the unread body makes the connection unusable");
     let r = s
         .raw(
             reqwest::Method::POST,
@@ -175,4 +174,11 @@ async fn the_journal_pages_in_order() {
     let titles: Vec<_> = p2.body["entries"].as_array().unwrap().iter().map(|e| e["event"]["title"].clone()).collect();
     assert_eq!(titles, [json!("T2"), json!("T3"), json!("T4")]);
     assert!(p2.body.get("nextAfter").is_none());
+
+    // Query parameters that are not numbers are named, as a problem.
+    let r = s.get("/v1/sessions/shoot-1/journal?limit=-1").await;
+    r.assert_problem(422, "invalid_fields");
+    assert_eq!(r.pointers(), ["/query/limit"]);
+    let r = s.get("/v1/sessions/shoot-1/journal?after=abc").await;
+    assert_eq!(r.pointers(), ["/query/after"]);
 }

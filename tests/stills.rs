@@ -37,11 +37,7 @@ async fn a_still_marker_is_journaled_with_its_capture_time_in_epoch_ms() {
     let s = Server::start().await;
     let body = json!({"stillId": "still-0001", "cameraKey": "A", "capturedAt": "2026-11-30T19:41:07.250Z", "width": 8064, "height": 6048, "byteSize": 5_242_880, "contentType": "image/heic", "sha256": SHA, "storageRef": "s3://shoots/still-0001.heic"});
     let r = s.post(STILLS, &body).await;
-    assert_eq!(r.status, 202, "{:#}", r.body);
-    assert_eq!(r.body["type"], "still_marker");
-    assert_eq!(r.body["status"], "pending");
-    let id = r.event_id();
-    assert_eq!(r.header("location"), Some(format!("/v1/events/{id}").as_str()));
+    let id = r.assert_new_receipt("still_marker");
     let ev = s.event(&id).await;
     assert_eq!(
         ev.body["event"],
@@ -195,10 +191,7 @@ async fn an_upload_callback_is_journaled_in_the_wire_format() {
     let s = Server::start().await;
     let body = json!({"sessionKey": "shoot-1", "stillId": "still-0001", "storageRef": "s3://shoots/2026-11-30/still-0001.heic", "byteSize": 5_242_880, "contentType": "image/heic", "sha256": SHA, "url": "https://cdn.example.com/still-0001.heic"});
     let r = s.post(UPLOADED, &body).await;
-    assert_eq!(r.status, 202, "{:#}", r.body);
-    assert_eq!(r.body["type"], "still_uploaded");
-    let id = r.event_id();
-    assert_eq!(r.header("location"), Some(format!("/v1/events/{id}").as_str()));
+    let id = r.assert_new_receipt("still_uploaded");
     let mut wire = body.clone();
     wire["type"] = json!("still_uploaded");
     assert_eq!(s.event(&id).await.body["event"], wire);

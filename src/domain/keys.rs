@@ -189,6 +189,13 @@ mod tests {
     }
 
     #[test]
+    fn minted_ids_are_time_ordered_v7() {
+        let ids: Vec<EventId> = (0..100).map(|_| EventId::new_random()).collect();
+        assert!(ids.iter().all(|id| id.as_uuid().get_version_num() == 7));
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "later ids sort after earlier ones");
+    }
+
+    #[test]
     fn derived_ids_are_stable_and_scoped() {
         let a = EventId::derived("POST /v1/devices", "k1");
         assert_eq!(a, EventId::derived("POST /v1/devices", "k1"));

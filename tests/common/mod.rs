@@ -48,6 +48,18 @@ impl Resp {
         self.body["eventId"].as_str().unwrap_or_else(|| panic!("no eventId in {:#}", self.body)).to_string()
     }
 
+    /// Asserts the receipt of a newly journaled event of this kind: 202,
+    /// pending, not a replay, `Location` naming the event. Returns its id.
+    pub fn assert_new_receipt(&self, kind: &str) -> String {
+        assert_eq!(self.status, 202, "{:#}", self.body);
+        assert_eq!(self.body["type"], kind, "{:#}", self.body);
+        assert_eq!(self.body["status"], "pending", "{:#}", self.body);
+        assert_eq!(self.body["replayed"], false, "{:#}", self.body);
+        let id = self.event_id();
+        assert_eq!(self.header("location"), Some(format!("/v1/events/{id}").as_str()));
+        id
+    }
+
     pub fn content_type(&self) -> &str {
         self.header("content-type").unwrap_or("")
     }
