@@ -12,6 +12,7 @@ import {
   placement,
   platform,
   rejectionCode,
+  stillFileFields,
   transition,
 } from "./wire";
 
@@ -143,12 +144,7 @@ export default defineSchema({
     cameraKey: v.string(),
     deviceId: v.string(),
     capturedAt: v.number(),
-    width: v.optional(v.number()),
-    height: v.optional(v.number()),
-    byteSize: v.optional(v.number()),
-    contentType: v.optional(v.string()),
-    sha256: v.optional(v.string()),
-    storageRef: v.optional(v.string()),
+    ...stillFileFields,
     url: v.optional(v.string()),
     // Link to the `still` director event (row id and eventId).
     directorEventId: v.id("productionDirectorEvents"),

@@ -175,6 +175,17 @@ export const note = v.object({
   text: v.string(),
 });
 
+/** What a still marker may say of the file: the same fields in the event and
+ * in the `productionStills` row it creates. */
+export const stillFileFields = {
+  width: v.optional(v.number()),
+  height: v.optional(v.number()),
+  byteSize: v.optional(v.number()),
+  contentType: v.optional(v.string()),
+  sha256: v.optional(v.string()),
+  storageRef: v.optional(v.string()),
+};
+
 export const stillMarker = v.object({
   ...common,
   type: v.literal("still_marker"),
@@ -182,12 +193,7 @@ export const stillMarker = v.object({
   stillId: v.string(),
   cameraKey: v.string(),
   capturedAt: v.number(),
-  width: v.optional(v.number()),
-  height: v.optional(v.number()),
-  byteSize: v.optional(v.number()),
-  contentType: v.optional(v.string()),
-  sha256: v.optional(v.string()),
-  storageRef: v.optional(v.string()),
+  ...stillFileFields,
 });
 
 export const stillUploaded = v.object({
