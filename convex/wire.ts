@@ -1,6 +1,7 @@
 // Wire format of `ingest:applyBatch` and the value shapes the ledger stores.
 // The exact contract is migrations-notes/0001-ledger-schema-and-wire.md;
-// change that note first, then this file and the Rust forwarder.
+// change that note first, then this file and the Rust forwarder. The limits
+// (events per batch, lengths) are in limits.ts.
 import { v, type Infer } from "convex/values";
 
 export const platform = v.union(
@@ -73,7 +74,7 @@ export const PLACEMENT_RANGES: Record<
   focalLengthMm: [1, 2000],
   zoom: [0.1, 200],
 };
-export const PLACEMENT_NOTES_MAX = 1000;
+// The longest `notes`: PLACEMENT_NOTES_MAX in limits.ts.
 
 // Fields every event carries.
 const common = {
@@ -288,5 +289,3 @@ export const directorEventType = v.union(
   v.literal("note"),
   v.literal("still"),
 );
-
-export const MAX_BATCH = 500;

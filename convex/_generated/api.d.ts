@@ -8,8 +8,18 @@
  * @module
  */
 
+import type * as apply_cameras from "../apply/cameras.js";
+import type * as apply_devices from "../apply/devices.js";
+import type * as apply_director from "../apply/director.js";
+import type * as apply_sessions from "../apply/sessions.js";
+import type * as apply_stills from "../apply/stills.js";
+import type * as defined from "../defined.js";
 import type * as ingest from "../ingest.js";
 import type * as ledger from "../ledger.js";
+import type * as limits from "../limits.js";
+import type * as outcome from "../outcome.js";
+import type * as rules_checks from "../rules/checks.js";
+import type * as rules_lookups from "../rules/lookups.js";
 import type * as wire from "../wire.js";
 
 import type {
@@ -19,8 +29,18 @@ import type {
 } from "convex/server";
 
 declare const fullApi: ApiFromModules<{
+  "apply/cameras": typeof apply_cameras;
+  "apply/devices": typeof apply_devices;
+  "apply/director": typeof apply_director;
+  "apply/sessions": typeof apply_sessions;
+  "apply/stills": typeof apply_stills;
+  defined: typeof defined;
   ingest: typeof ingest;
   ledger: typeof ledger;
+  limits: typeof limits;
+  outcome: typeof outcome;
+  "rules/checks": typeof rules_checks;
+  "rules/lookups": typeof rules_lookups;
   wire: typeof wire;
 }>;
 

@@ -1,0 +1,11 @@
+// Every limit the Convex side enforces, named once. The Rust service enforces
+// the same numbers before it forwards anything; a Rust test reads this file's
+// text and compares them, so keep each one as `export const NAME = <integer>;`
+// on one line (plain integer literal, no underscores).
+
+/** Most events one `ingest:applyBatch` call takes (and at least 1); more throws. */
+export const MAX_BATCH = 500;
+/** Longest `eventId`, in characters; longer (or empty) is `invalid_event`, with no receipt. */
+export const EVENT_ID_MAX = 200;
+/** Longest `placement.notes`, in characters; longer is `placement_out_of_range`. */
+export const PLACEMENT_NOTES_MAX = 1000;
