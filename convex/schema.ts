@@ -1,5 +1,5 @@
 // Tables of the shootlog production ledger.
-// Contract: shared/spec/ledger-contract.md; mapping and refinements:
+// Contract: docs/ledger-contract.md; mapping and refinements:
 // migrations-notes/0001-ledger-schema-and-wire.md.
 import { defineSchema, defineTable } from "convex/server";
 import { v } from "convex/values";

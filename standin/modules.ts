@@ -17,6 +17,16 @@ export const modules: Record<string, () => Promise<any>> = {
   "../convex/wire.ts": () => import("../convex/wire"),
   "../convex/ingest.ts": () => import("../convex/ingest"),
   "../convex/ledger.ts": () => import("../convex/ledger"),
+  "../convex/limits.ts": () => import("../convex/limits"),
+  "../convex/defined.ts": () => import("../convex/defined"),
+  "../convex/outcome.ts": () => import("../convex/outcome"),
+  "../convex/rules/checks.ts": () => import("../convex/rules/checks"),
+  "../convex/rules/lookups.ts": () => import("../convex/rules/lookups"),
+  "../convex/apply/sessions.ts": () => import("../convex/apply/sessions"),
+  "../convex/apply/devices.ts": () => import("../convex/apply/devices"),
+  "../convex/apply/cameras.ts": () => import("../convex/apply/cameras"),
+  "../convex/apply/director.ts": () => import("../convex/apply/director"),
+  "../convex/apply/stills.ts": () => import("../convex/apply/stills"),
 };
 
 export { schema };
