@@ -1,5 +1,8 @@
 //! Configuration: every setting is a flag and an environment variable.
 //! Invalid settings stop the service before it starts, with a clear message.
+//!
+//! Plain settings only: each layer builds its own types from them (the API
+//! its credentials, rate limits and HTTP limits, in `api::AppState::from_settings`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,9 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::api::auth::{Credentials, Sender};
-use crate::api::limits::Rate;
-use crate::domain::DeviceId;
+use crate::limits;
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
@@ -64,7 +65,7 @@ pub struct ServeConfig {
     pub auth: AuthConfig,
 
     /// Most undelivered events the journal holds before writes answer 503.
-    #[arg(long, env = "SHOOTLOG_MAX_BACKLOG", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "SHOOTLOG_MAX_BACKLOG", default_value_t = limits::MAX_BACKLOG, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_backlog: u64,
 
     /// Settled entries older than this many hours are compacted away
@@ -74,15 +75,15 @@ pub struct ServeConfig {
 
     /// The longest a request may take, body included, in seconds (a stalled
     /// upload on venue Wi-Fi is cut off after this).
-    #[arg(long, env = "SHOOTLOG_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, env = "SHOOTLOG_REQUEST_TIMEOUT_SECS", default_value_t = limits::REQUEST_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout_secs: u64,
 
     /// The longest a client may take to send its request headers, in seconds.
-    #[arg(long, env = "SHOOTLOG_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    #[arg(long, env = "SHOOTLOG_HEADER_TIMEOUT_SECS", default_value_t = limits::HEADER_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub header_timeout_secs: u64,
 
     /// Requests handled at once; beyond, new ones are shed with 503.
-    #[arg(long, env = "SHOOTLOG_MAX_CONCURRENCY", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    #[arg(long, env = "SHOOTLOG_MAX_CONCURRENCY", default_value_t = limits::MAX_CONCURRENCY, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub max_concurrency: u64,
 
     /// Events per second one device may write (token bucket).
@@ -148,21 +149,13 @@ pub struct LedgerConfig {
     pub ledger_timeout_secs: u64,
 
     /// Most events per ledger call.
-    #[arg(long, env = "SHOOTLOG_BATCH_SIZE", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=500))]
+    #[arg(long, env = "SHOOTLOG_BATCH_SIZE", default_value_t = limits::LEDGER_BATCH_MAX, value_parser = clap::value_parser!(u32).range(1..=limits::LEDGER_BATCH_MAX as i64))]
     pub batch_size: u32,
 }
 
 /// A setting that makes no sense.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error(
-        "no credentials are configured, and {0} is not a loopback address: set SHOOTLOG_ADMIN_TOKEN (and device tokens, webhook secrets), or SHOOTLOG_ALLOW_UNAUTHENTICATED=true"
-    )]
-    OpenOnNetwork(SocketAddr),
-    #[error("{what}: {reason}")]
-    Credential { what: String, reason: String },
-    #[error("device rate and burst must be positive numbers")]
-    Rate,
     #[error("CONVEX_URL {0:?} must start with http://, https://, ws:// or wss://")]
     ConvexUrl(String),
     #[error("CONVEX_DEPLOY_KEY is set but CONVEX_URL is not")]
@@ -180,53 +173,6 @@ impl ServeConfig {
             return Err(ConfigError::KeyWithoutUrl);
         }
         Ok(())
-    }
-
-    /// The credentials this configuration names; refuses to serve without
-    /// any on a non-loopback address.
-    pub fn credentials(&self) -> Result<Credentials, ConfigError> {
-        let a = &self.auth;
-        let mut c = Credentials::default();
-        let bad = |what: &str, e: &dyn std::fmt::Display| ConfigError::Credential {
-            what: what.into(),
-            reason: e.to_string(),
-        };
-        if let Some(t) = &a.admin_token {
-            c.add_admin_token(t).map_err(|e| bad("SHOOTLOG_ADMIN_TOKEN", &e))?;
-        }
-        for pair in a.device_tokens.iter().filter(|p| !p.trim().is_empty()) {
-            let (id, token) =
-                pair.split_once('=').ok_or_else(|| bad("SHOOTLOG_DEVICE_TOKENS", &"expected deviceId=token"))?;
-            let device = DeviceId::parse(id.trim()).map_err(|e| bad("SHOOTLOG_DEVICE_TOKENS", &e))?;
-            c.add_device_token(device, token.trim()).map_err(|e| bad("SHOOTLOG_DEVICE_TOKENS", &e))?;
-        }
-        if let Some(path) = &a.device_tokens_file {
-            let text = std::fs::read_to_string(path).map_err(|e| bad(&path.display().to_string(), &e))?;
-            c.add_device_token_file(&text).map_err(|e| bad(&path.display().to_string(), &e))?;
-        }
-        for (sender, secrets, what) in [
-            (Sender::LiveDirector, &a.live_director_secrets, "SHOOTLOG_LIVE_DIRECTOR_SECRETS"),
-            (Sender::StillUploader, &a.still_uploader_secrets, "SHOOTLOG_STILL_UPLOADER_SECRETS"),
-        ] {
-            for s in secrets.iter().filter(|s| !s.trim().is_empty()) {
-                c.add_webhook_secret(sender, s).map_err(|e| bad(what, &e))?;
-            }
-        }
-        if c.is_empty() && !self.listen.ip().is_loopback() && !a.allow_unauthenticated {
-            return Err(ConfigError::OpenOnNetwork(self.listen));
-        }
-        Ok(c)
-    }
-
-    pub fn rate(&self) -> Result<Rate, ConfigError> {
-        if !(self.device_rate > 0.0
-            && self.device_burst >= 1.0
-            && self.device_rate.is_finite()
-            && self.device_burst.is_finite())
-        {
-            return Err(ConfigError::Rate);
-        }
-        Ok(Rate { per_second: self.device_rate, burst: self.device_burst })
     }
 
     pub fn journal_path(&self) -> PathBuf {

@@ -1,9 +1,11 @@
 //! shootlog: the path that makes a live photoshoot write its own history.
 //!
 //! Data flows one way: [`api`] → [`domain`] → [`journal`] → [`forwarder`] →
-//! [`ledger`]. `domain` is the shared vocabulary (pure types); `journal` and
-//! `ledger` know only `domain`; `forwarder` joins them; `api` sits on top.
-//! [`service`] wires them together for `main`.
+//! [`ledger`]. `domain` is the shared vocabulary (pure types) and [`limits`]
+//! the shared numbers, both importing nothing of the crate; `journal` knows
+//! only `domain`, `ledger` `domain` and `limits`; `forwarder` joins them;
+//! `api` sits on top and builds its own types from [`config`]'s plain
+//! settings. [`service`] wires them together for `main`.
 
 pub mod api;
 pub mod config;
@@ -11,5 +13,6 @@ pub mod domain;
 pub mod forwarder;
 pub mod journal;
 pub mod ledger;
+pub mod limits;
 pub mod service;
 pub mod telemetry;

@@ -9,12 +9,13 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::api::{self, AppState, HttpLimits};
+use crate::api::{self, ApiSettings, AppState};
 use crate::config::{LedgerConfig, ServeConfig};
 use crate::domain::Millis;
 use crate::forwarder::{Forwarder, ForwarderOptions};
 use crate::journal::{Journal, JournalOptions};
 use crate::ledger::{ConvexLedger, ConvexSettings, Ledger, NoLedger};
+use crate::limits::{DRAIN_GRACE, DRAIN_LINGER};
 use crate::telemetry::Metrics;
 
 /// The ledger the configuration names, or the embedded default.
@@ -48,15 +49,14 @@ fn forwarder_options(cfg: &LedgerConfig) -> ForwarderOptions {
 /// the journal commits what it has queued.
 pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     cfg.validate()?;
-    let credentials = cfg.credentials()?;
-    let rate = cfg.rate()?;
-    if credentials.is_empty() {
+    let settings = ApiSettings::from_settings(&cfg)?;
+    if settings.credentials.is_empty() {
         tracing::warn!("no credentials configured: writes and reads are open (loopback only)");
     }
     let journal = open_journal(&cfg)?;
     let ledger = connect_ledger(&cfg.ledger).await?;
     let metrics = Arc::new(Metrics::default());
-    let state = AppState::new(journal.clone(), ledger.clone(), metrics.clone(), credentials, rate);
+    let state = AppState::new(settings, journal.clone(), ledger.clone(), metrics.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let forwarder = ledger.is_configured().then(|| {
@@ -76,8 +76,7 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
         tracing::info!("no ledger configured (CONVEX_URL unset): events stay pending in the journal");
     }
 
-    let limits = HttpLimits { request_timeout: cfg.request_timeout(), max_concurrency: cfg.max_concurrency as usize };
-    let app = api::router(state.clone(), limits);
+    let app = api::router(state.clone());
     let drain_state = state.clone();
     let shutdown = async move {
         shutdown.await;
@@ -97,13 +96,6 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
     tracing::info!(backlog = journal.depth().pending, "journal closed; goodbye");
     Ok(())
 }
-
-/// Longest wait for in-flight requests after a shutdown signal.
-const DRAIN_GRACE: Duration = Duration::from_secs(25);
-
-/// How long open connections keep being answered (with `Connection: close`)
-/// after a shutdown signal, before idle ones are closed.
-const DRAIN_LINGER: Duration = Duration::from_millis(500);
 
 /// The HTTP/1.1 and HTTP/2 accept loop. Unlike `axum::serve`, it bounds the
 /// time a client may take to send its headers (a stalled phone on venue

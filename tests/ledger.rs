@@ -343,3 +343,23 @@ async fn with_the_ledger_down_a_wait_ends_in_202_and_reads_fall_back_to_the_jour
     assert_eq!(view.body["source"], "ledger");
     assert_eq!(view.body["ledger"]["session"]["title"], "Down");
 }
+
+#[tokio::test]
+async fn the_wait_cap_follows_the_request_timeout() {
+    // A ledger that never answers (nothing listens on its port), and a
+    // request timeout of 3 s: `wait=20` is capped at 1 s (2 s of headroom),
+    // and the answer is a 202, never a 408.
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", unused.local_addr().expect("addr"));
+    drop(unused);
+    let s = Server::start_with(Options {
+        convex_url: Some(url),
+        env: vec![("SHOOTLOG_REQUEST_TIMEOUT_SECS".into(), "3".into())],
+        ..Options::default()
+    })
+    .await;
+    let r = s.send(Method::POST, "/v1/sessions", &json!({"sessionKey": "shoot-cap", "title": "Cap"}), &WAIT).await;
+    assert_eq!(r.status, 202, "{:#}", r.body);
+    assert_eq!(r.body["status"], "pending");
+    assert_eq!(r.header("preference-applied"), Some("wait=1"));
+}

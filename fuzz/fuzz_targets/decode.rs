@@ -11,12 +11,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shootlog::api::decode::{Route, decode};
+use shootlog::api::decode::decode;
+use shootlog::api::write_routes::WriteRoute;
 use shootlog::domain::{Event, validate_event};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&first, body)) = data.split_first() else { return };
-    let route = Route::ALL[first as usize % Route::ALL.len()];
+    let route = WriteRoute::ALL[first as usize % WriteRoute::ALL.len()];
     match decode(route, body) {
         Ok(events) => {
             assert!(!events.is_empty(), "{route:?}: accepted a body without events");

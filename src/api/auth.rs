@@ -23,13 +23,14 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::AppState;
-use super::error::ApiError;
-use super::extract::{BATCH_LIMIT, read_body};
-use crate::domain::{DeviceId, Event, EventKind, Millis};
+use std::net::SocketAddr;
 
-/// How far a webhook's timestamp may be from our clock.
-pub const WEBHOOK_TOLERANCE_SECS: i64 = 5 * 60;
+use super::error::ApiError;
+use super::extract::read_body;
+use super::{AppState, SettingsError};
+use crate::config::AuthConfig;
+use crate::domain::{DeviceId, Event, EventKind, Millis};
+use crate::limits::{BATCH_BODY_MAX, WEBHOOK_TOLERANCE_SECS};
 
 /// A system that signs its webhook calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +105,41 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 }
 
 impl Credentials {
+    /// The credentials the settings name; refuses to serve without any on a
+    /// non-loopback address (unless explicitly allowed).
+    pub fn from_settings(a: &AuthConfig, listen: SocketAddr) -> Result<Self, SettingsError> {
+        let mut c = Credentials::default();
+        let bad = |what: &str, e: &dyn std::fmt::Display| SettingsError::Credential {
+            what: what.into(),
+            reason: e.to_string(),
+        };
+        if let Some(t) = &a.admin_token {
+            c.add_admin_token(t).map_err(|e| bad("SHOOTLOG_ADMIN_TOKEN", &e))?;
+        }
+        for pair in a.device_tokens.iter().filter(|p| !p.trim().is_empty()) {
+            let (id, token) =
+                pair.split_once('=').ok_or_else(|| bad("SHOOTLOG_DEVICE_TOKENS", &"expected deviceId=token"))?;
+            let device = DeviceId::parse(id.trim()).map_err(|e| bad("SHOOTLOG_DEVICE_TOKENS", &e))?;
+            c.add_device_token(device, token.trim()).map_err(|e| bad("SHOOTLOG_DEVICE_TOKENS", &e))?;
+        }
+        if let Some(path) = &a.device_tokens_file {
+            let text = std::fs::read_to_string(path).map_err(|e| bad(&path.display().to_string(), &e))?;
+            c.add_device_token_file(&text).map_err(|e| bad(&path.display().to_string(), &e))?;
+        }
+        for (sender, secrets, what) in [
+            (Sender::LiveDirector, &a.live_director_secrets, "SHOOTLOG_LIVE_DIRECTOR_SECRETS"),
+            (Sender::StillUploader, &a.still_uploader_secrets, "SHOOTLOG_STILL_UPLOADER_SECRETS"),
+        ] {
+            for s in secrets.iter().filter(|s| !s.trim().is_empty()) {
+                c.add_webhook_secret(sender, s).map_err(|e| bad(what, &e))?;
+            }
+        }
+        if c.is_empty() && !listen.ip().is_loopback() && !a.allow_unauthenticated {
+            return Err(SettingsError::OpenOnNetwork(listen));
+        }
+        Ok(c)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.admin.is_empty() && self.devices.is_empty() && self.senders.is_empty()
     }
@@ -279,7 +315,7 @@ fn with_caller(mut req: Request, caller: Caller) -> Request {
 async fn read_limited(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    read_body(body, declared, BATCH_LIMIT).await
+    read_body(body, declared, BATCH_BODY_MAX).await
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {

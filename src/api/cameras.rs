@@ -7,9 +7,11 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{EVENT_LIMIT, JsonBytes, PathKey, parse};
-use super::write::{Incoming, WriteContext, accept};
+use super::extract::{JsonBytes, PathKey, parse};
+use super::write::{Incoming, Submission, WriteContext, accept};
+use super::write_routes::WriteRoute;
 use crate::domain::{CameraKey, DeviceId, Event, EventId, Millis, Placement, Role, SessionKey};
+use crate::limits::EVENT_BODY_MAX;
 
 /// Joins a registered device to a session as a camera.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -49,16 +51,16 @@ impl JoinRequest {
 #[utoipa::path(
     post, path = "/v1/sessions/{sessionKey}/cameras", tag = "sessions",
     request_body = JoinRequest,
-    params(("sessionKey" = SessionKey, Path, description = "The shoot"), super::IdempotencyHeader, super::PreferHeader),
-    responses(super::WriteResponses, super::WriteProblems)
+    params(("sessionKey" = SessionKey, Path, description = "The shoot"), super::openapi::IdempotencyHeader, super::openapi::PreferHeader),
+    responses(super::openapi::WriteResponses, super::openapi::WriteProblems)
 )]
 pub async fn join(
     State(state): State<AppState>,
     PathKey(session_key): PathKey<SessionKey>,
     ctx: WriteContext,
-    JsonBytes(body): JsonBytes<EVENT_LIMIT>,
+    JsonBytes(body): JsonBytes<EVENT_BODY_MAX>,
 ) -> Result<Response, ApiError> {
-    let scope = format!("POST /v1/sessions/{session_key}/cameras");
+    let scope = WriteRoute::Join.scope(Some(session_key.as_str()));
     let incoming = parse::<JoinRequest>(&body)?.into_incoming(session_key);
-    accept(&state, &ctx, &scope, vec![incoming], false).await
+    accept(&state, &ctx, scope, Submission::One(incoming)).await
 }

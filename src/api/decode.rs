@@ -6,41 +6,14 @@ use super::director_events::parse_body;
 use super::error::{ApiError, Problem};
 use super::extract::parse;
 use super::write::{Incoming, check};
+use super::write_routes::WriteRoute;
 use super::{cameras, devices, sessions, stills, webhooks};
 use crate::domain::{DeviceId, Event, Millis, SessionKey};
-
-/// A write route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    StartShoot,
-    Complete,
-    RegisterDevice,
-    Placement,
-    Join,
-    DirectorEvents,
-    StillMarker,
-    StillUploaded,
-    LiveDirector,
-}
-
-impl Route {
-    pub const ALL: [Route; 9] = [
-        Route::StartShoot,
-        Route::Complete,
-        Route::RegisterDevice,
-        Route::Placement,
-        Route::Join,
-        Route::DirectorEvents,
-        Route::StillMarker,
-        Route::StillUploaded,
-        Route::LiveDirector,
-    ];
-}
 
 /// Decodes and checks a body as `route` would, with fixed path keys.
 /// Returns the events that would be journaled, or the problem a client would
 /// get.
-pub fn decode(route: Route, body: &[u8]) -> Result<Vec<Event>, Box<Problem>> {
+pub fn decode(route: WriteRoute, body: &[u8]) -> Result<Vec<Event>, Box<Problem>> {
     let incoming = decode_incoming(route, body).map_err(|e| Box::new(e.problem()))?;
     let violations: Vec<_> = incoming.iter().flat_map(|i| check(i, Millis::now())).collect();
     if violations.is_empty() {
@@ -50,18 +23,18 @@ pub fn decode(route: Route, body: &[u8]) -> Result<Vec<Event>, Box<Problem>> {
     }
 }
 
-fn decode_incoming(route: Route, body: &[u8]) -> Result<Vec<Incoming>, ApiError> {
+fn decode_incoming(route: WriteRoute, body: &[u8]) -> Result<Vec<Incoming>, ApiError> {
     let session = || SessionKey::parse("fuzz-session").map_err(|e| ApiError::Internal(e.to_string()));
     let device = || DeviceId::parse("fuzz-device").map_err(|e| ApiError::Internal(e.to_string()));
     Ok(match route {
-        Route::StartShoot => vec![parse::<sessions::StartShootRequest>(body)?.into_incoming()],
-        Route::Complete => vec![parse::<sessions::CompleteSessionRequest>(body)?.into_incoming(session()?)],
-        Route::RegisterDevice => vec![parse::<devices::RegisterDeviceRequest>(body)?.into_incoming()],
-        Route::Placement => vec![parse::<devices::PlacementRequest>(body)?.into_incoming(device()?)],
-        Route::Join => vec![parse::<cameras::JoinRequest>(body)?.into_incoming(session()?)],
-        Route::DirectorEvents => parse_body(body, &session()?)?.0,
-        Route::StillMarker => vec![parse::<stills::StillMarkerRequest>(body)?.into_incoming(session()?)],
-        Route::StillUploaded => vec![parse::<stills::StillUploadedRequest>(body)?.into_incoming()],
-        Route::LiveDirector => vec![parse::<webhooks::LiveDirectorWebhook>(body)?.into_incoming()?],
+        WriteRoute::StartShoot => vec![parse::<sessions::StartShootRequest>(body)?.into_incoming()],
+        WriteRoute::Complete => vec![parse::<sessions::CompleteSessionRequest>(body)?.into_incoming(session()?)],
+        WriteRoute::RegisterDevice => vec![parse::<devices::RegisterDeviceRequest>(body)?.into_incoming()],
+        WriteRoute::Placement => vec![parse::<devices::PlacementRequest>(body)?.into_incoming(device()?)],
+        WriteRoute::Join => vec![parse::<cameras::JoinRequest>(body)?.into_incoming(session()?)],
+        WriteRoute::DirectorEvents => parse_body(body, &session()?)?.into_events(),
+        WriteRoute::StillMarker => vec![parse::<stills::StillMarkerRequest>(body)?.into_incoming(session()?)],
+        WriteRoute::StillUploaded => vec![parse::<stills::StillUploadedRequest>(body)?.into_incoming()],
+        WriteRoute::LiveDirector => vec![parse::<webhooks::LiveDirectorWebhook>(body)?.into_incoming()?],
     })
 }

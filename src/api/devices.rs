@@ -7,9 +7,11 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{EVENT_LIMIT, JsonBytes, PathKey, parse};
-use super::write::{Incoming, WriteContext, accept};
+use super::extract::{JsonBytes, PathKey, parse};
+use super::write::{Incoming, Submission, WriteContext, accept};
+use super::write_routes::WriteRoute;
 use crate::domain::{DeviceId, Event, EventId, Millis, Placement, Platform, SessionKey};
+use crate::limits::EVENT_BODY_MAX;
 
 /// Registers a phone or iPad, or updates its registration in place.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -55,16 +57,16 @@ impl RegisterDeviceRequest {
 #[utoipa::path(
     post, path = "/v1/devices", tag = "devices",
     request_body = RegisterDeviceRequest,
-    params(super::IdempotencyHeader, super::PreferHeader),
-    responses(super::WriteResponses, super::WriteProblems)
+    params(super::openapi::IdempotencyHeader, super::openapi::PreferHeader),
+    responses(super::openapi::WriteResponses, super::openapi::WriteProblems)
 )]
 pub async fn register(
     State(state): State<AppState>,
     ctx: WriteContext,
-    JsonBytes(body): JsonBytes<EVENT_LIMIT>,
+    JsonBytes(body): JsonBytes<EVENT_BODY_MAX>,
 ) -> Result<Response, ApiError> {
     let incoming = parse::<RegisterDeviceRequest>(&body)?.into_incoming();
-    accept(&state, &ctx, "POST /v1/devices", vec![incoming], false).await
+    accept(&state, &ctx, WriteRoute::RegisterDevice.scope(None), Submission::One(incoming)).await
 }
 
 /// A new placement of the camera this device holds in a session. Every
@@ -101,16 +103,16 @@ impl PlacementRequest {
 #[utoipa::path(
     put, path = "/v1/devices/{deviceId}/placement", tag = "devices",
     request_body = PlacementRequest,
-    params(("deviceId" = DeviceId, Path, description = "The device"), super::IdempotencyHeader, super::PreferHeader),
-    responses(super::WriteResponses, super::WriteProblems)
+    params(("deviceId" = DeviceId, Path, description = "The device"), super::openapi::IdempotencyHeader, super::openapi::PreferHeader),
+    responses(super::openapi::WriteResponses, super::openapi::WriteProblems)
 )]
 pub async fn put_placement(
     State(state): State<AppState>,
     PathKey(device_id): PathKey<DeviceId>,
     ctx: WriteContext,
-    JsonBytes(body): JsonBytes<EVENT_LIMIT>,
+    JsonBytes(body): JsonBytes<EVENT_BODY_MAX>,
 ) -> Result<Response, ApiError> {
-    let scope = format!("PUT /v1/devices/{device_id}/placement");
+    let scope = WriteRoute::Placement.scope(Some(device_id.as_str()));
     let incoming = parse::<PlacementRequest>(&body)?.into_incoming(device_id);
-    accept(&state, &ctx, &scope, vec![incoming], false).await
+    accept(&state, &ctx, scope, Submission::One(incoming)).await
 }

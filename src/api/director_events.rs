@@ -12,9 +12,13 @@ use utoipa::openapi::{Ref, RefOr};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{BATCH_LIMIT, JsonBytes, MAX_BATCH, PathKey, from_value, parse};
-use super::write::{Incoming, WriteContext, accept, check};
-use crate::domain::{CameraKey, CueKind, Event, EventId, HoldId, Millis, SessionKey, Transition, Violation};
+use super::extract::{JsonBytes, PathKey, from_value, parse};
+use super::write::{Incoming, Submission, WriteContext, accept, check};
+use super::write_routes::WriteRoute;
+use crate::domain::{
+    CameraKey, CueKind, Event, EventId, HoldId, Millis, SessionKey, Transition, Violation, ViolationCode,
+};
+use crate::limits::{BATCH_BODY_MAX, REQUEST_EVENTS_MAX};
 
 /// A cut of the hero feed to a camera of the session.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -90,10 +94,11 @@ pub struct NoteRequest {
     pub text: String,
 }
 
-/// One director event, by its `type`. (Its schema is written by hand below:
-/// the derived one, `allOf` a closed variant and `{type}`, admits no body.)
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+/// One director event, by its `type`. (Parsed by
+/// [`DirectorEventRequest::from_json`], which points at each bad field; its
+/// schema is written by hand below: the derived one, `allOf` a closed variant
+/// and `{type}`, admits no body.)
+#[derive(Debug)]
 pub enum DirectorEventRequest {
     Cut(CutRequest),
     HoldStart(HoldStartRequest),
@@ -186,17 +191,18 @@ impl DirectorEventRequest {
     /// Parses one event object, dispatching on its `type`, with every error
     /// pointing into the body at `pointer`.
     pub fn from_json(mut value: Value, pointer: &str) -> Result<Self, ApiError> {
-        let invalid = |p: String, code: &str, detail: String| ApiError::Invalid(vec![Violation::new(p, code, detail)]);
+        let invalid =
+            |p: String, code: ViolationCode, detail: String| ApiError::Invalid(vec![Violation::new(p, code, detail)]);
         let Some(obj) = value.as_object_mut() else {
-            return Err(invalid(pointer.to_string(), "type", "an event must be a JSON object".into()));
+            return Err(invalid(pointer.to_string(), ViolationCode::Type, "an event must be a JSON object".into()));
         };
         let kind = match obj.remove("type") {
             Some(Value::String(s)) => s,
             Some(_) => {
-                return Err(invalid(format!("{pointer}/type"), "type", "type must be a string".into()));
+                return Err(invalid(format!("{pointer}/type"), ViolationCode::Type, "type must be a string".into()));
             }
             None => {
-                return Err(invalid(format!("{pointer}/type"), "missing", "type is required".into()));
+                return Err(invalid(format!("{pointer}/type"), ViolationCode::Missing, "type is required".into()));
             }
         };
         Ok(match kind.as_str() {
@@ -209,7 +215,7 @@ impl DirectorEventRequest {
             other => {
                 return Err(invalid(
                     format!("{pointer}/type"),
-                    "unknown_variant",
+                    ViolationCode::UnknownVariant,
                     format!("unknown type `{other}`, expected one of {}", DIRECTOR_TYPES.join(", ")),
                 ));
             }
@@ -245,30 +251,28 @@ impl DirectorEventRequest {
 #[utoipa::path(
     post, path = "/v1/sessions/{sessionKey}/director-events", tag = "director events",
     request_body = DirectorEventsBody,
-    params(("sessionKey" = SessionKey, Path, description = "The shoot"), super::IdempotencyHeader, super::PreferHeader),
-    responses(super::BatchWriteResponses, super::WriteProblems)
+    params(("sessionKey" = SessionKey, Path, description = "The shoot"), super::openapi::IdempotencyHeader, super::openapi::PreferHeader),
+    responses(super::openapi::BatchWriteResponses, super::openapi::WriteProblems)
 )]
 pub async fn post(
     State(state): State<AppState>,
     PathKey(session_key): PathKey<SessionKey>,
     ctx: WriteContext,
-    JsonBytes(body): JsonBytes<BATCH_LIMIT>,
+    JsonBytes(body): JsonBytes<BATCH_BODY_MAX>,
 ) -> Result<Response, ApiError> {
-    let scope = format!("POST /v1/sessions/{session_key}/director-events");
-    let (incoming, batch) = parse_body(&body, &session_key)?;
-    accept(&state, &ctx, &scope, incoming, batch).await
+    let scope = WriteRoute::DirectorEvents.scope(Some(session_key.as_str()));
+    accept(&state, &ctx, scope, parse_body(&body, &session_key)?).await
 }
 
-/// One event or a batch, as journal-ready events; whether it was a batch.
-pub(super) fn parse_body(body: &[u8], session_key: &SessionKey) -> Result<(Vec<Incoming>, bool), ApiError> {
+/// One event or a batch (`{"events": [...]}`), as journal-ready events.
+pub(super) fn parse_body(body: &[u8], session_key: &SessionKey) -> Result<Submission, ApiError> {
     let value: Value = parse(body)?;
-    let batch = value.as_object().is_some_and(|o| o.contains_key("events"));
-    let incoming = if batch {
-        parse_batch(value, session_key)?
+    if value.as_object().is_some_and(|o| o.contains_key("events")) {
+        Ok(Submission::Batch(parse_batch(value, session_key)?))
     } else {
-        vec![DirectorEventRequest::from_json(value, "")?.into_incoming(session_key.clone(), String::new())]
-    };
-    Ok((incoming, batch))
+        let one = DirectorEventRequest::from_json(value, "")?.into_incoming(session_key.clone(), String::new());
+        Ok(Submission::One(one))
+    }
 }
 
 fn parse_batch(value: Value, session_key: &SessionKey) -> Result<Vec<Incoming>, ApiError> {
@@ -278,18 +282,18 @@ fn parse_batch(value: Value, session_key: &SessionKey) -> Result<Vec<Incoming>, 
     if let Some(extra) = obj.keys().find(|k| *k != "events") {
         return Err(ApiError::Invalid(vec![Violation::new(
             format!("/{extra}"),
-            "unknown_field",
+            ViolationCode::UnknownField,
             format!("unknown field `{extra}`, expected `events`"),
         )]));
     }
     let Some(Value::Array(events)) = obj.remove("events") else {
-        return Err(ApiError::Invalid(vec![Violation::new("/events", "type", "events must be an array")]));
+        return Err(ApiError::Invalid(vec![Violation::new("/events", ViolationCode::Type, "events must be an array")]));
     };
-    if events.is_empty() || events.len() > MAX_BATCH {
+    if events.is_empty() || events.len() > REQUEST_EVENTS_MAX {
         return Err(ApiError::Invalid(vec![Violation::new(
             "/events",
-            "length",
-            format!("a batch holds 1 to {MAX_BATCH} events, this one {}", events.len()),
+            ViolationCode::Length,
+            format!("a batch holds 1 to {REQUEST_EVENTS_MAX} events, this one {}", events.len()),
         )]));
     }
     let mut out = Vec::with_capacity(events.len());

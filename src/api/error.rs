@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::{EventId, Verdict, Violation};
+use crate::domain::{EventId, Verdict, Violation, ViolationCode};
 use crate::journal::JournalError;
 
 /// Everything a request can fail with.
@@ -124,7 +124,7 @@ impl ApiError {
             ApiError::IdempotencyConflict { event_id, pointer } => (
                 vec![Violation::new(
                     pointer.clone(),
-                    "reused",
+                    ViolationCode::Reused,
                     "this eventId (or Idempotency-Key) was used before for different content",
                 )],
                 Some(*event_id),

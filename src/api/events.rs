@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::auth::Reader;
 use super::error::{ApiError, Problem};
-use crate::domain::{EventId, EventKind, Millis, Verdict, Violation};
+use crate::domain::{EventId, EventKind, Millis, Verdict, Violation, ViolationCode};
 use crate::journal::{Entry, Status};
 
 /// An event as the journal holds it, with what the ledger said.
@@ -61,7 +61,7 @@ impl EventStatus {
         (status = 200, description = "The event and its status", body = EventStatus),
         (status = 404, description = "No such event in the journal", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a UUID", body = Problem, content_type = "application/problem+json"),
-        super::ReadProblems
+        super::openapi::ReadProblems
     )
 )]
 pub async fn get_event(
@@ -70,7 +70,11 @@ pub async fn get_event(
     Path(id): Path<String>,
 ) -> Result<Json<EventStatus>, ApiError> {
     let Some(event_id) = EventId::parse(&id) else {
-        return Err(ApiError::Invalid(vec![Violation::new("/path/eventId", "format", "eventId must be a UUID")]));
+        return Err(ApiError::Invalid(vec![Violation::new(
+            "/path/eventId",
+            ViolationCode::Format,
+            "eventId must be a UUID",
+        )]));
     };
     match state.journal.get(event_id).await? {
         Some(entry) => Ok(Json(EventStatus::from_entry(&entry))),

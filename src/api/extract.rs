@@ -10,14 +10,9 @@ use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use crate::domain::Violation;
+use crate::domain::{Violation, ViolationCode};
 
-/// Body limit of a route that takes one event (Segment's 32 KB per event).
-pub const EVENT_LIMIT: usize = 32 * 1024;
-/// Body limit of a route that takes a batch (Segment's 500 KB per batch).
-pub const BATCH_LIMIT: usize = 500 * 1024;
-/// Most events in one batch.
-pub const MAX_BATCH: usize = 500;
+use crate::limits::OVERSIZE_DRAIN_MAX;
 
 /// A JSON body of at most `LIMIT` bytes, not yet parsed. Checks the media
 /// type (415) and the size (413).
@@ -40,16 +35,11 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonBytes<LIMIT> {
     }
 }
 
-/// How much of an oversized body is still read (and thrown away) before the
-/// 413, so that the client, still sending, gets to read the answer instead of
-/// a reset connection. Larger bodies are cut off at once.
-const DRAIN_MAX: usize = 4 * 1024 * 1024;
-
 /// Reads a body of at most `limit` bytes; anything larger is a 413.
 pub async fn read_body(body: Body, declared: Option<usize>, limit: usize) -> Result<Bytes, ApiError> {
     use http_body_util::BodyExt;
     let too_large = ApiError::PayloadTooLarge { limit };
-    if declared.is_some_and(|n| n > DRAIN_MAX) {
+    if declared.is_some_and(|n| n > OVERSIZE_DRAIN_MAX) {
         return Err(too_large);
     }
     let mut body = body;
@@ -62,7 +52,7 @@ pub async fn read_body(body: Body, declared: Option<usize>, limit: usize) -> Res
         seen += data.len();
         if seen <= limit {
             buf.extend_from_slice(&data);
-        } else if seen > DRAIN_MAX {
+        } else if seen > OVERSIZE_DRAIN_MAX {
             break;
         }
     }
@@ -118,7 +108,8 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             _ if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() => {
                 let detail = inner.to_string();
                 let detail = detail.split(" at line ").next().unwrap_or(&detail);
-                let code = if detail.contains("out of range") { "out_of_range" } else { "type" };
+                let code =
+                    if detail.contains("out of range") { ViolationCode::OutOfRange } else { ViolationCode::Type };
                 ApiError::Invalid(vec![Violation::new(path, code, detail)])
             }
             _ => ApiError::MalformedJson(inner.to_string()),
@@ -157,41 +148,38 @@ fn pointer_of(path: &serde_path_to_error::Path) -> String {
     out
 }
 
-/// Turns serde's message into a violation: the field named in "missing
-/// field" and "unknown field" messages is added to the pointer.
+/// Turns serde's message into a violation. A domain rule's error carries
+/// its own code ([`ViolationCode::untag`]); serde's own errors are told
+/// apart by the fixed forms of `serde::de::Error`'s messages, and "missing
+/// field" and "unknown field" add the field to the pointer.
 fn violation(pointer: &str, message: &str) -> Violation {
     let message = message.split(" at line ").next().unwrap_or(message);
+    if let Some((code, detail)) = ViolationCode::untag(message) {
+        return Violation::new(pointer, code, detail);
+    }
     let quoted = |m: &str| m.split('`').nth(1).map(str::to_string);
     if let Some(rest) = message.strip_prefix("missing field ") {
         let field = quoted(rest).unwrap_or_default();
-        return Violation::new(format!("{pointer}/{field}"), "missing", format!("{field} is required"));
+        return Violation::new(format!("{pointer}/{field}"), ViolationCode::Missing, format!("{field} is required"));
     }
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let field = quoted(rest).unwrap_or_default();
         // serde_path_to_error already ends the path with an unknown key.
         let suffix = format!("/{field}");
         let pointer = if pointer.ends_with(&suffix) { pointer.to_string() } else { format!("{pointer}{suffix}") };
-        return Violation::new(pointer, "unknown_field", message);
+        return Violation::new(pointer, ViolationCode::UnknownField, message);
     }
-    let code = if message.starts_with("may contain only") {
-        "charset"
-    } else if message.starts_with("must not be empty") {
-        "empty"
-    } else if message.starts_with("must be at most") {
-        "too_long"
-    } else if message.starts_with("must be epoch milliseconds") {
-        "format"
-    } else if message.starts_with("invalid type") {
-        "type"
-    } else if message.starts_with("unknown variant") {
-        "unknown_variant"
-    } else if message.starts_with("invalid value") || message.contains("out of range") {
-        "out_of_range"
-    } else if message.starts_with("invalid length") {
-        "length"
-    } else {
-        "invalid"
-    };
+    /// The openings of `serde::de::Error`'s default messages.
+    const SERDE_FORMS: [(&str, ViolationCode); 4] = [
+        ("invalid type", ViolationCode::Type),
+        ("unknown variant", ViolationCode::UnknownVariant),
+        ("invalid value", ViolationCode::OutOfRange),
+        ("invalid length", ViolationCode::Length),
+    ];
+    let code =
+        SERDE_FORMS.iter().find(|(form, _)| message.starts_with(form)).map(|(_, code)| *code).unwrap_or(
+            if message.contains("out of range") { ViolationCode::OutOfRange } else { ViolationCode::Invalid },
+        );
     Violation::new(pointer, code, message)
 }
 
@@ -210,7 +198,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ApiError::Invalid(vec![Violation::new(
                 "/headers/Idempotency-Key",
-                "invalid",
+                ViolationCode::Invalid,
                 "Idempotency-Key must be 1 to 255 visible ASCII characters",
             )]));
         }
@@ -219,18 +207,15 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 }
 
 /// `Prefer: wait=N` (RFC 7240): how long the client will wait for the
-/// ledger's verdict. Capped at [`Prefer::MAX_WAIT`].
+/// ledger's verdict, capped below the request timeout
+/// ([`crate::limits::prefer_wait_cap`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Prefer {
     pub wait: Option<Duration>,
 }
 
 impl Prefer {
-    /// Below the default request timeout (30 s), so that a wait ends in an
-    /// answer, not a timeout.
-    pub const MAX_WAIT: Duration = Duration::from_secs(20);
-
-    pub fn from_headers(headers: &HeaderMap) -> Self {
+    pub fn from_headers(headers: &HeaderMap, max_wait: Duration) -> Self {
         let mut wait = None;
         for v in headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()) {
             for pref in v.split(',') {
@@ -239,19 +224,11 @@ impl Prefer {
                     && k.trim().eq_ignore_ascii_case("wait")
                     && let Ok(secs) = n.trim().trim_matches('"').parse::<u64>()
                 {
-                    wait = Some(Duration::from_secs(secs).min(Self::MAX_WAIT));
+                    wait = Some(Duration::from_secs(secs).min(max_wait));
                 }
             }
         }
         Self { wait }
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Prefer {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::from_headers(&parts.headers))
     }
 }
 
@@ -308,11 +285,11 @@ mod tests {
         let v = violations(r#"{"events":[{"cameraKey":"A"},{"cameraKey":"a b"}]}"#);
         assert_eq!(v[0].pointer, "/events/1/cameraKey");
         let v = violations(r#"{"events":[{}]}"#);
-        assert_eq!((v[0].pointer.as_str(), v[0].code.as_str()), ("/events/0/cameraKey", "missing"));
+        assert_eq!((v[0].pointer.as_str(), v[0].code), ("/events/0/cameraKey", ViolationCode::Missing));
         let v = violations(r#"{"events":[{"cameraKey":"A","extra":1}]}"#);
-        assert_eq!((v[0].pointer.as_str(), v[0].code.as_str()), ("/events/0/extra", "unknown_field"));
+        assert_eq!((v[0].pointer.as_str(), v[0].code), ("/events/0/extra", ViolationCode::UnknownField));
         let v = violations(r#"{"events":[{"cameraKey":7}]}"#);
-        assert_eq!((v[0].pointer.as_str(), v[0].code.as_str()), ("/events/0/cameraKey", "type"));
+        assert_eq!((v[0].pointer.as_str(), v[0].code), ("/events/0/cameraKey", ViolationCode::Type));
     }
 
     #[test]
@@ -326,8 +303,9 @@ mod tests {
     fn prefer_wait() {
         let mut h = HeaderMap::new();
         h.insert("prefer", "respond-async, wait=5".parse().unwrap());
-        assert_eq!(Prefer::from_headers(&h).wait, Some(Duration::from_secs(5)));
+        let cap = Duration::from_secs(8);
+        assert_eq!(Prefer::from_headers(&h, cap).wait, Some(Duration::from_secs(5)));
         h.insert("prefer", "wait=999".parse().unwrap());
-        assert_eq!(Prefer::from_headers(&h).wait, Some(Prefer::MAX_WAIT));
+        assert_eq!(Prefer::from_headers(&h, cap).wait, Some(cap));
     }
 }

@@ -9,12 +9,14 @@ mod director_events;
 pub mod error;
 mod events;
 mod extract;
-pub mod limits;
+pub mod openapi;
 mod ops;
+pub mod rate_limit;
 mod sessions;
 mod stills;
 mod webhooks;
 mod write;
+pub mod write_routes;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,16 +33,16 @@ use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use utoipa::{IntoParams, IntoResponses, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::config::ServeConfig;
 use crate::journal::Journal;
 use crate::ledger::Ledger;
 use crate::telemetry::Metrics;
 use auth::Credentials;
 use error::{ApiError, Problem, problem_response};
-use limits::{Rate, RateLimiter};
-use write::{BatchReceipt, EventReceipt, ReceiptOrBatch};
+pub use openapi::openapi;
+use rate_limit::{Rate, RateLimiter};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -52,6 +54,7 @@ pub struct Inner {
     pub metrics: Arc<Metrics>,
     pub credentials: Credentials,
     pub limiter: RateLimiter,
+    pub limits: HttpLimits,
     pub started: Instant,
     draining: AtomicBool,
 }
@@ -63,20 +66,35 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// The API's own types, built from the settings before anything starts.
+pub struct ApiSettings {
+    pub credentials: Credentials,
+    pub rate: Rate,
+    pub limits: HttpLimits,
+}
+
+impl ApiSettings {
+    /// The credentials (refusing an open service on a non-loopback
+    /// address), the per-device rate and the HTTP limits the settings name.
+    pub fn from_settings(cfg: &ServeConfig) -> Result<Self, SettingsError> {
+        Ok(Self {
+            credentials: Credentials::from_settings(&cfg.auth, cfg.listen)?,
+            rate: Rate::from_settings(cfg.device_rate, cfg.device_burst)?,
+            limits: HttpLimits::from_settings(cfg),
+        })
+    }
+}
+
 impl AppState {
-    pub fn new(
-        journal: Journal,
-        ledger: Arc<dyn Ledger>,
-        metrics: Arc<Metrics>,
-        credentials: Credentials,
-        rate: Rate,
-    ) -> Self {
+    pub fn new(settings: ApiSettings, journal: Journal, ledger: Arc<dyn Ledger>, metrics: Arc<Metrics>) -> Self {
+        let ApiSettings { credentials, rate, limits } = settings;
         Self(Arc::new(Inner {
             journal,
             ledger,
             metrics,
             credentials,
             limiter: RateLimiter::new(rate),
+            limits,
             started: Instant::now(),
             draining: AtomicBool::new(false),
         }))
@@ -92,220 +110,45 @@ impl AppState {
     }
 }
 
-/// `Idempotency-Key` request header.
-#[derive(IntoParams)]
-#[into_params(names("Idempotency-Key"), parameter_in = Header)]
-#[allow(dead_code)]
-pub struct IdempotencyHeader(
-    /// A key unique to this write (1..=255 visible ASCII). A retry with the
-    /// same key is answered from the journal; with other content it is 422.
-    /// An `eventId` in the body takes precedence.
-    Option<String>,
-);
-
-/// `Prefer` request header (RFC 7240).
-#[derive(IntoParams)]
-#[into_params(names("Prefer"), parameter_in = Header)]
-#[allow(dead_code)]
-pub struct PreferHeader(
-    /// `wait=N` (N ≤ 20 seconds, within the request timeout): wait for the ledger's verdict and answer
-    /// 201 (applied), 409/422 (rejected), or 202 if the time runs out.
-    Option<String>,
-);
-
-/// The successful answers of a single-event write.
-#[derive(IntoResponses)]
-#[allow(dead_code)]
-pub enum WriteResponses {
-    /// Applied by the ledger (only with `Prefer: wait`).
-    #[response(status = 201)]
-    Applied(EventReceipt),
-    /// Journaled durably; the ledger will apply it. An idempotent replay
-    /// answers the same, with `Idempotent-Replayed: true`.
-    #[response(status = 202)]
-    Accepted(EventReceipt),
-}
-
-/// The successful answers of a write that may carry a batch.
-#[derive(IntoResponses)]
-#[allow(dead_code)]
-pub enum BatchWriteResponses {
-    /// A batch, settled by the ledger (only with `Prefer: wait`): each
-    /// receipt carries its verdict.
-    #[response(status = 200)]
-    BatchSettled(BatchReceipt),
-    /// A single event applied by the ledger (only with `Prefer: wait`).
-    #[response(status = 201)]
-    Applied(EventReceipt),
-    /// Journaled: a single event answers an `EventReceipt`, a batch a
-    /// `BatchReceipt`.
-    #[response(status = 202)]
-    Accepted(ReceiptOrBatch),
-}
-
-/// The refusals every write may answer, as problem documents.
-#[derive(IntoResponses)]
-#[allow(dead_code)]
-pub enum WriteProblems {
-    /// Malformed JSON.
-    #[response(status = 400, content_type = "application/problem+json")]
-    Malformed(Problem),
-    /// No valid credentials: a bearer token, or a Standard Webhooks
-    /// signature (`signature_invalid`, `timestamp_out_of_tolerance`).
-    #[response(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Problem),
-    /// The credentials do not cover this write (another device's events).
-    #[response(status = 403, content_type = "application/problem+json")]
-    Forbidden(Problem),
-    /// The ledger's state forbids it, e.g. `session_completed` (a single
-    /// event, only with `Prefer: wait`).
-    #[response(status = 409, content_type = "application/problem+json")]
-    Conflict(Problem),
-    /// The body is over the route's limit: 32 KiB for one event, 500 KiB for
-    /// a batch.
-    #[response(status = 413, content_type = "application/problem+json")]
-    TooLarge(Problem),
-    /// The body is not JSON.
-    #[response(status = 415, content_type = "application/problem+json")]
-    NotJson(Problem),
-    /// Invalid fields, each with its JSON pointer (`/events/3/cameraKey`);
-    /// an event id reused for other content; or a ledger rejection (with
-    /// `Prefer: wait`). Nothing of the request is journaled.
-    #[response(status = 422, content_type = "application/problem+json")]
-    Invalid(Problem),
-    /// This device is over its rate limit; see `Retry-After`.
-    #[response(status = 429, content_type = "application/problem+json")]
-    RateLimited(Problem),
-    /// The journal is full, the service is overloaded or shutting down;
-    /// see `Retry-After`.
-    #[response(status = 503, content_type = "application/problem+json")]
-    Unavailable(Problem),
-}
-
-/// The refusals of the operator's reads.
-#[derive(IntoResponses)]
-#[allow(dead_code)]
-pub enum ReadProblems {
-    /// No valid credentials.
-    #[response(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Problem),
-    /// Reading needs the admin token.
-    #[response(status = 403, content_type = "application/problem+json")]
-    Forbidden(Problem),
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "shootlog",
-        description = "Ingest service that makes a live photoshoot write its own history.\n\n\
-Every accepted write is journaled durably before it is acknowledged and then forwarded to the \
-Convex ledger, effectively once. Writes are idempotent on `eventId` (or `Idempotency-Key`). \
-Errors are RFC 9457 problem documents; `errors[].pointer` is a JSON pointer into the body \
-(`/path/<param>` and `/headers/<name>` name the path and headers).",
-        license(name = "MIT")
-    ),
-    paths(
-        sessions::start_shoot, sessions::complete, sessions::get_session, sessions::get_journal,
-        cameras::join,
-        devices::register, devices::put_placement,
-        director_events::post,
-        stills::marker, stills::uploaded,
-        webhooks::live_director,
-        events::get_event,
-        ops::healthz, ops::readyz, ops::version, ops::metrics, ops::clock,
-    ),
-    components(schemas(crate::domain::Violation, EventReceipt, BatchReceipt, ReceiptOrBatch)),
-    modifiers(&SecuritySchemes),
-    tags(
-        (name = "sessions", description = "Start Shoot, cameras joining, completion, reading a shoot back"),
-        (name = "devices", description = "The device registry and camera placement"),
-        (name = "director events", description = "Cuts, holds, cues, markers, notes"),
-        (name = "stills", description = "Still markers and upload callbacks"),
-        (name = "webhooks", description = "Live Director's webhook"),
-        (name = "events", description = "The journal status of any event"),
-        (name = "operations", description = "Health, readiness, version, metrics, clock"),
-    )
-)]
-pub struct ApiDoc;
-
-/// Declares the two ways to authenticate, and which operation takes which:
-/// device and admin bearer tokens everywhere; Standard Webhooks signatures
-/// on the routes Live Director and the still uploader call. Swagger UI's
-/// "Authorize" takes the admin token, which works for every operation.
-struct SecuritySchemes;
-
-const OPEN_PATHS: &[&str] = &["/healthz", "/readyz", "/v1/clock"];
-const SIGNED_PATHS: &[&str] = &[
-    "/v1/sessions",
-    "/v1/sessions/{sessionKey}/complete",
-    "/v1/sessions/{sessionKey}/director-events",
-    "/v1/sessions/{sessionKey}/stills",
-    "/v1/callbacks/still-upload",
-    "/v1/webhooks/live-director",
-];
-
-impl utoipa::Modify for SecuritySchemes {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{
-            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
-        };
-        let components = doc.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("A device token (writes of that device only) or the admin token (everything)"))
-                    .build(),
-            ),
-        );
-        components.add_security_scheme(
-            "webhookSignature",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
-                "webhook-signature",
-                "Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>` with the `webhook-id` and \
-                 `webhook-timestamp` headers; for Live Director and the still uploader",
-            ))),
-        );
-        for (path, item) in doc.paths.paths.iter_mut() {
-            if OPEN_PATHS.contains(&path.as_str()) {
-                continue;
-            }
-            let mut security = vec![SecurityRequirement::new("bearer", Vec::<String>::new())];
-            if SIGNED_PATHS.contains(&path.as_str()) {
-                security.push(SecurityRequirement::new("webhookSignature", Vec::<String>::new()));
-            }
-            for op in [&mut item.get, &mut item.post, &mut item.put].into_iter().flatten() {
-                op.security = Some(security.clone());
-            }
-        }
-    }
-}
-
-/// The OpenAPI document, as served at `/openapi.json` and checked in at
-/// `openapi/openapi.json`.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
-}
-
-/// Limits of the HTTP layer.
+/// Limits of the HTTP layer (see `crate::limits` for the numbers).
 #[derive(Debug, Clone)]
 pub struct HttpLimits {
     /// The longest a request may take, body included.
     pub request_timeout: Duration,
     /// Requests handled at once; beyond, new ones are shed with 503.
     pub max_concurrency: usize,
+    /// The longest `Prefer: wait` honoured: below the request timeout, so
+    /// that a wait ends in an answer.
+    pub max_wait: Duration,
 }
 
-impl Default for HttpLimits {
-    fn default() -> Self {
-        Self { request_timeout: Duration::from_secs(30), max_concurrency: 1024 }
+impl HttpLimits {
+    pub fn from_settings(cfg: &ServeConfig) -> Self {
+        let request_timeout = cfg.request_timeout();
+        Self {
+            request_timeout,
+            max_concurrency: cfg.max_concurrency as usize,
+            max_wait: crate::limits::prefer_wait_cap(request_timeout),
+        }
     }
 }
 
+/// Settings the API cannot work with; the service does not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(
+        "no credentials are configured, and {0} is not a loopback address: set SHOOTLOG_ADMIN_TOKEN (and device tokens, webhook secrets), or SHOOTLOG_ALLOW_UNAUTHENTICATED=true"
+    )]
+    OpenOnNetwork(std::net::SocketAddr),
+    #[error("{what}: {reason}")]
+    Credential { what: String, reason: String },
+    #[error("device rate and burst must be positive numbers")]
+    Rate,
+}
+
 /// The whole application: routes, docs and middleware.
-pub fn router(state: AppState, limits: HttpLimits) -> Router {
+pub fn router(state: AppState) -> Router {
+    let limits = state.limits.clone();
     let open = Router::new()
         .route("/v1/clock", get(ops::clock))
         .route("/healthz", get(ops::healthz))

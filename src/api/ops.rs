@@ -100,7 +100,7 @@ pub struct VersionReport {
     get, path = "/version", tag = "operations",
     responses(
         (status = 200, description = "The deployment report", body = VersionReport),
-        super::ReadProblems
+        super::openapi::ReadProblems
     )
 )]
 pub async fn version(State(state): State<AppState>, _reader: Reader) -> Json<VersionReport> {
@@ -119,7 +119,7 @@ pub async fn version(State(state): State<AppState>, _reader: Reader) -> Json<Ver
     get, path = "/metrics", tag = "operations",
     responses(
         (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"),
-        super::ReadProblems
+        super::openapi::ReadProblems
     )
 )]
 pub async fn metrics(State(state): State<AppState>, _reader: Reader) -> Response {

@@ -12,13 +12,23 @@ pub struct Rate {
     pub burst: f64,
 }
 
+impl Rate {
+    /// The rate the settings name: a positive, finite rate, a burst of at
+    /// least one event.
+    pub fn from_settings(per_second: f64, burst: f64) -> Result<Self, super::SettingsError> {
+        if !(per_second > 0.0 && burst >= 1.0 && per_second.is_finite() && burst.is_finite()) {
+            return Err(super::SettingsError::Rate);
+        }
+        Ok(Self { per_second, burst })
+    }
+}
+
 pub struct RateLimiter {
     rate: Rate,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
 }
 
-/// Buckets kept at most; full, idle ones are forgotten first.
-const MAX_BUCKETS: usize = 10_000;
+use crate::limits::RATE_BUCKETS_MAX;
 
 impl RateLimiter {
     pub fn new(rate: Rate) -> Self {
@@ -30,7 +40,7 @@ impl RateLimiter {
     pub fn take(&self, key: &str, n: usize) -> Result<(), u64> {
         let now = Instant::now();
         let Ok(mut buckets) = self.buckets.lock() else { return Ok(()) };
-        if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(key) {
+        if buckets.len() >= RATE_BUCKETS_MAX && !buckets.contains_key(key) {
             let rate = self.rate;
             buckets.retain(|_, (tokens, at)| *tokens + at.elapsed().as_secs_f64() * rate.per_second < rate.burst);
         }

@@ -11,9 +11,11 @@ use super::AppState;
 use super::auth::Reader;
 use super::error::{ApiError, Problem};
 use super::events::EventStatus;
-use super::extract::{EVENT_LIMIT, JsonBytes, MaybeJsonBytes, PathKey, parse};
-use super::write::{Incoming, WriteContext, accept};
-use crate::domain::{Event, EventId, Millis, Partition, SessionKey, Violation};
+use super::extract::{JsonBytes, MaybeJsonBytes, PathKey, parse};
+use super::write::{Incoming, Submission, WriteContext, accept};
+use super::write_routes::WriteRoute;
+use crate::domain::{Event, EventId, Millis, Partition, SessionKey, Violation, ViolationCode};
+use crate::limits::{EVENT_BODY_MAX, JOURNAL_PAGE_MAX};
 
 /// Start Shoot: creates the `photoshoot_performance` session, or updates its
 /// title, notes and location while it is live.
@@ -63,16 +65,16 @@ impl StartShootRequest {
 #[utoipa::path(
     post, path = "/v1/sessions", tag = "sessions",
     request_body = StartShootRequest,
-    params(super::IdempotencyHeader, super::PreferHeader),
-    responses(super::WriteResponses, super::WriteProblems)
+    params(super::openapi::IdempotencyHeader, super::openapi::PreferHeader),
+    responses(super::openapi::WriteResponses, super::openapi::WriteProblems)
 )]
 pub async fn start_shoot(
     State(state): State<AppState>,
     ctx: WriteContext,
-    JsonBytes(body): JsonBytes<EVENT_LIMIT>,
+    JsonBytes(body): JsonBytes<EVENT_BODY_MAX>,
 ) -> Result<Response, ApiError> {
     let incoming = parse::<StartShootRequest>(&body)?.into_incoming();
-    accept(&state, &ctx, "POST /v1/sessions", vec![incoming], false).await
+    accept(&state, &ctx, WriteRoute::StartShoot.scope(None), Submission::One(incoming)).await
 }
 
 impl CompleteSessionRequest {
@@ -86,22 +88,21 @@ impl CompleteSessionRequest {
 #[utoipa::path(
     post, path = "/v1/sessions/{sessionKey}/complete", tag = "sessions",
     request_body(content = Option<CompleteSessionRequest>, description = "Optional"),
-    params(("sessionKey" = SessionKey, Path, description = "The shoot"), super::IdempotencyHeader, super::PreferHeader),
-    responses(super::WriteResponses, super::WriteProblems)
+    params(("sessionKey" = SessionKey, Path, description = "The shoot"), super::openapi::IdempotencyHeader, super::openapi::PreferHeader),
+    responses(super::openapi::WriteResponses, super::openapi::WriteProblems)
 )]
 pub async fn complete(
     State(state): State<AppState>,
     PathKey(session_key): PathKey<SessionKey>,
     ctx: WriteContext,
-    MaybeJsonBytes(body): MaybeJsonBytes<EVENT_LIMIT>,
+    MaybeJsonBytes(body): MaybeJsonBytes<EVENT_BODY_MAX>,
 ) -> Result<Response, ApiError> {
     let r: CompleteSessionRequest = match body {
         Some(b) => parse(&b)?,
         None => CompleteSessionRequest::default(),
     };
-    let scope = format!("POST /v1/sessions/{session_key}/complete");
-    let incoming = r.into_incoming(session_key);
-    accept(&state, &ctx, &scope, vec![incoming], false).await
+    let scope = WriteRoute::Complete.scope(Some(session_key.as_str()));
+    accept(&state, &ctx, scope, Submission::One(r.into_incoming(session_key))).await
 }
 
 /// A session as the ledger holds it, or as the journal knows it when no
@@ -134,7 +135,7 @@ pub struct SessionView {
         (status = 404, description = "Neither the ledger nor the journal knows it", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Malformed session key", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The ledger could not be read", body = Problem, content_type = "application/problem+json"),
-        super::ReadProblems
+        super::openapi::ReadProblems
     )
 )]
 pub async fn get_session(
@@ -158,7 +159,7 @@ pub async fn get_session(
             Err(e) => return Err(ApiError::Upstream(e.to_string())),
         }
     }
-    let entries = journal_entries(&state, &session_key, 0, 1000).await?;
+    let entries = journal_entries(&state, &session_key, 0, JOURNAL_PAGE_MAX).await?;
     if entries.is_empty() {
         return Err(ApiError::NotFound(format!("no session {session_key}")));
     }
@@ -217,7 +218,7 @@ pub struct JournalPageView {
     responses(
         (status = 200, description = "The session's journal entries in order", body = JournalPageView),
         (status = 422, description = "Malformed session key or query", body = Problem, content_type = "application/problem+json"),
-        super::ReadProblems
+        super::openapi::ReadProblems
     )
 )]
 pub async fn get_journal(
@@ -230,11 +231,11 @@ pub async fn get_journal(
         let name = ["after", "limit"].into_iter().find(|n| e.body_text().contains(n)).unwrap_or("");
         ApiError::Invalid(vec![Violation::new(
             format!("/query/{name}").trim_end_matches('/'),
-            "type",
+            ViolationCode::Type,
             "after and limit must be whole numbers, limit not negative",
         )])
     })?;
-    let limit = page.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = page.limit.unwrap_or(100).clamp(1, JOURNAL_PAGE_MAX);
     let entries = journal_entries(&state, &session_key, page.after.unwrap_or(0).max(0), limit).await?;
     let next_after = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.journal_seq)).flatten();
     Ok(Json(JournalPageView { session_key, entries, next_after }))

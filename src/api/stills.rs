@@ -8,9 +8,11 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{EVENT_LIMIT, JsonBytes, PathKey, parse};
-use super::write::{Incoming, WriteContext, accept};
+use super::extract::{JsonBytes, PathKey, parse};
+use super::write::{Incoming, Submission, WriteContext, accept};
+use super::write_routes::WriteRoute;
 use crate::domain::{CameraKey, Event, EventId, Millis, SessionKey, StillId};
+use crate::limits::EVENT_BODY_MAX;
 
 /// A still was taken: creates the still record and a `still` director event,
 /// linked both ways.
@@ -64,18 +66,18 @@ impl StillMarkerRequest {
 #[utoipa::path(
     post, path = "/v1/sessions/{sessionKey}/stills", tag = "stills",
     request_body = StillMarkerRequest,
-    params(("sessionKey" = SessionKey, Path, description = "The shoot"), super::IdempotencyHeader, super::PreferHeader),
-    responses(super::WriteResponses, super::WriteProblems)
+    params(("sessionKey" = SessionKey, Path, description = "The shoot"), super::openapi::IdempotencyHeader, super::openapi::PreferHeader),
+    responses(super::openapi::WriteResponses, super::openapi::WriteProblems)
 )]
 pub async fn marker(
     State(state): State<AppState>,
     PathKey(session_key): PathKey<SessionKey>,
     ctx: WriteContext,
-    JsonBytes(body): JsonBytes<EVENT_LIMIT>,
+    JsonBytes(body): JsonBytes<EVENT_BODY_MAX>,
 ) -> Result<Response, ApiError> {
-    let scope = format!("POST /v1/sessions/{session_key}/stills");
+    let scope = WriteRoute::StillMarker.scope(Some(session_key.as_str()));
     let incoming = parse::<StillMarkerRequest>(&body)?.into_incoming(session_key);
-    accept(&state, &ctx, &scope, vec![incoming], false).await
+    accept(&state, &ctx, scope, Submission::One(incoming)).await
 }
 
 /// The uploader's callback: the still's file is stored. Completes the
@@ -124,14 +126,14 @@ impl StillUploadedRequest {
 #[utoipa::path(
     post, path = "/v1/callbacks/still-upload", tag = "stills",
     request_body = StillUploadedRequest,
-    params(super::IdempotencyHeader, super::PreferHeader),
-    responses(super::WriteResponses, super::WriteProblems)
+    params(super::openapi::IdempotencyHeader, super::openapi::PreferHeader),
+    responses(super::openapi::WriteResponses, super::openapi::WriteProblems)
 )]
 pub async fn uploaded(
     State(state): State<AppState>,
     ctx: WriteContext,
-    JsonBytes(body): JsonBytes<EVENT_LIMIT>,
+    JsonBytes(body): JsonBytes<EVENT_BODY_MAX>,
 ) -> Result<Response, ApiError> {
     let incoming = parse::<StillUploadedRequest>(&body)?.into_incoming();
-    accept(&state, &ctx, "POST /v1/callbacks/still-upload", vec![incoming], false).await
+    accept(&state, &ctx, WriteRoute::StillUploaded.scope(None), Submission::One(incoming)).await
 }

@@ -12,10 +12,12 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::director_events::DirectorEventRequest;
 use super::error::ApiError;
-use super::extract::{EVENT_LIMIT, JsonBytes, from_value, parse};
+use super::extract::{JsonBytes, from_value, parse};
 use super::sessions::{CompleteSessionRequest, StartShootRequest};
-use super::write::{Incoming, WriteContext, accept};
-use crate::domain::{Millis, SessionKey, Violation};
+use super::write::{Incoming, Submission, WriteContext, accept};
+use super::write_routes::WriteRoute;
+use crate::domain::{Millis, SessionKey, Violation, ViolationCode};
+use crate::limits::EVENT_BODY_MAX;
 
 /// What happened in Live Director.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
@@ -67,17 +69,17 @@ pub struct LiveDirectorWebhook {
     request_body = LiveDirectorWebhook,
     params(
         ("webhook-id" = Option<String>, Header, description = "The message id; redeliveries of one id are idempotent replays"),
-        super::IdempotencyHeader, super::PreferHeader
+        super::openapi::IdempotencyHeader, super::openapi::PreferHeader
     ),
-    responses(super::WriteResponses, super::WriteProblems)
+    responses(super::openapi::WriteResponses, super::openapi::WriteProblems)
 )]
 pub async fn live_director(
     State(state): State<AppState>,
     ctx: WriteContext,
-    JsonBytes(body): JsonBytes<EVENT_LIMIT>,
+    JsonBytes(body): JsonBytes<EVENT_BODY_MAX>,
 ) -> Result<Response, ApiError> {
     let incoming = parse::<LiveDirectorWebhook>(&body)?.into_incoming()?;
-    accept(&state, &ctx, "POST /v1/webhooks/live-director", vec![incoming], false).await
+    accept(&state, &ctx, WriteRoute::LiveDirector.scope(None), Submission::One(incoming)).await
 }
 
 impl LiveDirectorWebhook {
@@ -105,14 +107,18 @@ fn to_incoming(kind: LiveDirectorEventType, mut data: Value) -> Result<Incoming,
         return Ok(Incoming { pointer, ..r.into_incoming() });
     }
     let Some(obj) = data.as_object_mut() else {
-        return Err(ApiError::Invalid(vec![Violation::new("/data", "type", "data must be a JSON object")]));
+        return Err(ApiError::Invalid(vec![Violation::new(
+            "/data",
+            ViolationCode::Type,
+            "data must be a JSON object",
+        )]));
     };
     let session_key: SessionKey = match obj.remove("sessionKey") {
         Some(v) => from_value(v, "/data/sessionKey")?,
         None => {
             return Err(ApiError::Invalid(vec![Violation::new(
                 "/data/sessionKey",
-                "missing",
+                ViolationCode::Missing,
                 "sessionKey is required",
             )]));
         }

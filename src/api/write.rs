@@ -16,7 +16,10 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{IdempotencyKey, Prefer};
-use crate::domain::{Envelope, Event, EventId, EventKind, Millis, Verdict, Violation, fingerprint, validate_event};
+use super::write_routes::{IdScope, KeySource};
+use crate::domain::{
+    Envelope, Event, EventId, EventKind, Millis, Verdict, Violation, ViolationCode, fingerprint, validate_event,
+};
 use crate::journal::{Appended, Entry, NewEntry, Status};
 use crate::telemetry::Metrics;
 
@@ -27,13 +30,13 @@ pub struct WriteContext {
     pub prefer: Prefer,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for WriteContext {
+impl FromRequestParts<AppState> for WriteContext {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
         let IdempotencyKey(idempotency_key) = IdempotencyKey::from_request_parts(parts, state).await?;
-        let prefer = Prefer::from_headers(&parts.headers);
+        let prefer = Prefer::from_headers(&parts.headers, state.limits.max_wait);
         Ok(Self { caller, idempotency_key, prefer })
     }
 }
@@ -127,23 +130,61 @@ impl ToSchema for ReceiptOrBatch {
     }
 }
 
-/// Journals a request's events; all of them or none.
+/// What a request asks to journal: one event, or a batch. The shape decides
+/// how ids are derived (a batch derives one per position) and how the
+/// answer looks (an [`EventReceipt`], or a [`BatchReceipt`]).
+// One lives per request, for the time of the request: not worth a box.
+#[allow(clippy::large_enum_variant)]
+pub enum Submission {
+    One(Incoming),
+    Batch(Vec<Incoming>),
+}
+
+impl Submission {
+    fn events(&self) -> &[Incoming] {
+        match self {
+            Submission::One(one) => std::slice::from_ref(one),
+            Submission::Batch(all) => all,
+        }
+    }
+
+    pub fn into_events(self) -> Vec<Incoming> {
+        match self {
+            Submission::One(one) => vec![one],
+            Submission::Batch(all) => all,
+        }
+    }
+
+    fn is_batch(&self) -> bool {
+        matches!(self, Submission::Batch(_))
+    }
+}
+
+/// Journals a request's events, all of them or none, and answers: the
+/// write path every resource takes.
 ///
-/// `scope` names the route for ids derived from an `Idempotency-Key` (a
-/// batch derives one id per position).
+/// 1. [`authorize`]: the caller may write every event;
+/// 2. [`rate_limit`]: the caller's bucket has a token per event;
+/// 3. [`prepare`]: each event gets its id (the client's, derived from a key
+///    in `scope`, or minted) and is checked; every violation is reported at
+///    once, and nothing is journaled if there is one;
+/// 4. [`append`]: the events are journaled in one transaction;
+/// 5. with `Prefer: wait`, the ledger's verdicts are awaited; then the
+///    answer ([`respond`]).
 pub async fn accept(
     state: &AppState,
     ctx: &WriteContext,
-    scope: &str,
-    incoming: Vec<Incoming>,
-    batch: bool,
+    scope: IdScope,
+    submission: Submission,
 ) -> Result<Response, ApiError> {
-    let prefer = ctx.prefer;
-    let appended = journal(state, ctx, scope, incoming, batch).await?;
+    authorize(ctx, submission.events())?;
+    rate_limit(state, ctx, submission.events().len())?;
+    let batch = submission.is_batch();
+    let prepared = prepare(ctx, &scope, submission, Millis::now())?;
+    let appended = append(state, prepared).await?;
     let new = appended.iter().filter(|a| matches!(a, Appended::New(_))).count();
     Metrics::inc(&state.metrics.accepted, new as u64);
     Metrics::inc(&state.metrics.replayed, (appended.len() - new) as u64);
-    let all_replayed = new == 0;
 
     let mut entries: Vec<(Entry, bool)> = appended
         .into_iter()
@@ -152,13 +193,99 @@ pub async fn accept(
             Appended::Replay(e) => (e, true),
         })
         .collect();
-    let mut waited = None;
-    if let Some(wait) = prefer.wait.filter(|_| state.ledger.is_configured()) {
-        waited = Some(wait);
+    let waited = ctx.prefer.wait.filter(|_| state.ledger.is_configured());
+    if let Some(wait) = waited {
         wait_for_verdicts(state, &mut entries, wait).await?;
     }
-    let settled = entries.iter().all(|(e, _)| e.status != Status::Pending);
+    respond(entries, new, batch, waited)
+}
 
+/// Step 1: every event is one the caller may write.
+fn authorize(ctx: &WriteContext, events: &[Incoming]) -> Result<(), ApiError> {
+    events.iter().try_for_each(|inc| ctx.caller.may_write(&inc.event))
+}
+
+/// Step 2: one token per event from the caller's bucket.
+fn rate_limit(state: &AppState, ctx: &WriteContext, events: usize) -> Result<(), ApiError> {
+    match ctx.caller.rate_key() {
+        Some(key) => {
+            state.limiter.take(&key, events).map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })
+        }
+        None => Ok(()),
+    }
+}
+
+/// Events with their ids, checked, ready for the journal; per event, the
+/// JSON pointer of what its id came from (where a conflict is reported).
+struct Prepared {
+    entries: Vec<NewEntry>,
+    sources: Vec<String>,
+}
+
+/// Step 3: gives each event its id and checks it. An explicit
+/// `Idempotency-Key` wins over a webhook's id; a batch derives one id per
+/// position.
+fn prepare(ctx: &WriteContext, scope: &IdScope, submission: Submission, now: Millis) -> Result<Prepared, ApiError> {
+    let key = match (&ctx.idempotency_key, &ctx.caller.webhook_id) {
+        (Some(key), _) => Some((KeySource::IdempotencyKey, key.as_str(), "/headers/Idempotency-Key")),
+        (None, Some(id)) => Some((KeySource::WebhookId, id.as_str(), "/headers/webhook-id")),
+        (None, None) => None,
+    };
+    let batch = submission.is_batch();
+    let mut violations: Vec<Violation> = submission.events().iter().flat_map(|inc| check(inc, now)).collect();
+    let incoming = submission.into_events();
+    let mut prepared = Prepared { entries: Vec::with_capacity(incoming.len()), sources: Vec::new() };
+    for (i, inc) in incoming.into_iter().enumerate() {
+        let (event_id, source) = match (inc.event_id, key) {
+            (Some(id), _) => (id, format!("{}/eventId", inc.pointer)),
+            (None, Some((source, key, header))) => (scope.derive(source, key, batch.then_some(i)), header.to_string()),
+            (None, None) => (EventId::new_random(), format!("{}/eventId", inc.pointer)),
+        };
+        prepared.sources.push(source);
+        prepared.entries.push(NewEntry {
+            fingerprint: fingerprint(&inc.event, inc.at),
+            envelope: Envelope { event_id, at: inc.at.unwrap_or(now), received_at: now, event: inc.event },
+        });
+    }
+    // One id twice in one request can only be a client bug.
+    let mut seen = std::collections::HashSet::new();
+    for (e, source) in prepared.entries.iter().zip(&prepared.sources) {
+        if !seen.insert(e.envelope.event_id) {
+            violations.push(Violation::new(
+                source.clone(),
+                ViolationCode::Duplicate,
+                "eventId appears twice in this request",
+            ));
+        }
+    }
+    if violations.is_empty() { Ok(prepared) } else { Err(ApiError::Invalid(violations)) }
+}
+
+/// Step 4: journals the events in one transaction. An id reused with other
+/// content is reported at the pointer its id came from.
+async fn append(state: &AppState, prepared: Prepared) -> Result<Vec<Appended>, ApiError> {
+    let Prepared { entries, sources } = prepared;
+    let ids: Vec<EventId> = entries.iter().map(|e| e.envelope.event_id).collect();
+    state.journal.append(entries).await.map_err(|e| match ApiError::from(e) {
+        ApiError::IdempotencyConflict { event_id, .. } => {
+            let pointer = ids.iter().position(|id| *id == event_id).map(|i| sources[i].clone()).unwrap_or_default();
+            ApiError::IdempotencyConflict { event_id, pointer }
+        }
+        other => other,
+    })
+}
+
+/// Step 5: the answer. A batch answers a [`BatchReceipt`] (200 once settled
+/// after a wait, else 202); one event answers its [`EventReceipt`] (201 once
+/// applied, 202 while pending) or, rejected after a wait, the ledger's
+/// problem.
+fn respond(
+    entries: Vec<(Entry, bool)>,
+    new: usize,
+    batch: bool,
+    waited: Option<Duration>,
+) -> Result<Response, ApiError> {
+    let settled = entries.iter().all(|(e, _)| e.status != Status::Pending);
     let mut response = if batch {
         let receipts: Vec<EventReceipt> = entries.iter().map(|(e, r)| EventReceipt::new(e, *r)).collect();
         let status = if waited.is_some() && settled { StatusCode::OK } else { StatusCode::ACCEPTED };
@@ -180,7 +307,7 @@ pub async fn accept(
         res
     };
     let headers = response.headers_mut();
-    if all_replayed {
+    if new == 0 {
         headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     if let Some(w) = waited
@@ -201,74 +328,6 @@ pub fn check(inc: &Incoming, now: Millis) -> Vec<Violation> {
         violations.push(Violation::new(format!("{}/at", inc.pointer), e.code(), format!("at {e}")));
     }
     violations
-}
-
-async fn journal(
-    state: &AppState,
-    ctx: &WriteContext,
-    scope: &str,
-    incoming: Vec<Incoming>,
-    batch: bool,
-) -> Result<Vec<Appended>, ApiError> {
-    for inc in &incoming {
-        ctx.caller.may_write(&inc.event)?;
-    }
-    if let Some(key) = ctx.caller.rate_key() {
-        state
-            .limiter
-            .take(&key, incoming.len())
-            .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
-    }
-    // An explicit key wins over a webhook's id; both derive one id per
-    // position in a batch.
-    // An explicit key wins over a webhook's id; both derive one id per
-    // position in a batch. `source` is where a conflict is reported.
-    let derived_from = match (&ctx.idempotency_key, &ctx.caller.webhook_id) {
-        (Some(key), _) => Some((scope.to_string(), key.as_str(), "/headers/Idempotency-Key")),
-        (None, Some(id)) => Some((format!("webhook:{scope}"), id.as_str(), "/headers/webhook-id")),
-        (None, None) => None,
-    };
-    let now = Millis::now();
-    let mut violations: Vec<Violation> = Vec::new();
-    for inc in &incoming {
-        violations.extend(check(inc, now));
-    }
-    let mut entries = Vec::with_capacity(incoming.len());
-    // Per event, the pointer of what its id came from.
-    let mut sources = Vec::with_capacity(incoming.len());
-    for (i, inc) in incoming.into_iter().enumerate() {
-        let (event_id, source) = match (inc.event_id, &derived_from) {
-            (Some(id), _) => (id, format!("{}/eventId", inc.pointer)),
-            (None, Some((scope, key, header))) if batch => {
-                (EventId::derived(scope, &format!("{key}#{i}")), header.to_string())
-            }
-            (None, Some((scope, key, header))) => (EventId::derived(scope, key), header.to_string()),
-            (None, None) => (EventId::new_random(), format!("{}/eventId", inc.pointer)),
-        };
-        sources.push(source);
-        entries.push(NewEntry {
-            fingerprint: fingerprint(&inc.event, inc.at),
-            envelope: Envelope { event_id, at: inc.at.unwrap_or(now), received_at: now, event: inc.event },
-        });
-    }
-    // One id twice in one request can only be a client bug.
-    let mut seen = std::collections::HashSet::new();
-    for (e, source) in entries.iter().zip(&sources) {
-        if !seen.insert(e.envelope.event_id) {
-            violations.push(Violation::new(source.clone(), "duplicate", "eventId appears twice in this request"));
-        }
-    }
-    if !violations.is_empty() {
-        return Err(ApiError::Invalid(violations));
-    }
-    let ids: Vec<EventId> = entries.iter().map(|e| e.envelope.event_id).collect();
-    state.journal.append(entries).await.map_err(|e| match ApiError::from(e) {
-        ApiError::IdempotencyConflict { event_id, .. } => {
-            let pointer = ids.iter().position(|id| *id == event_id).map(|i| sources[i].clone()).unwrap_or_default();
-            ApiError::IdempotencyConflict { event_id, pointer }
-        }
-        other => other,
-    })
 }
 
 /// Waits until every entry is settled or `wait` runs out, refreshing them.

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{CameraKey, DeviceId, EventId, HoldId, Millis, Placement, SessionKey, StillId, Violation};
+use super::{CameraKey, DeviceId, EventId, HoldId, Millis, Placement, SessionKey, StillId, Violation, ViolationCode};
 
 /// A phone's or iPad's platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -328,7 +328,11 @@ pub fn validate_event(event: &Event, pointer: &str) -> Vec<Violation> {
             if let Some(ms) = transition_ms
                 && *ms > MAX_TRANSITION_MS
             {
-                v.push("transitionMs", "out_of_range", format!("transitionMs must be at most {MAX_TRANSITION_MS}"));
+                v.push(
+                    "transitionMs",
+                    ViolationCode::OutOfRange,
+                    format!("transitionMs must be at most {MAX_TRANSITION_MS}"),
+                );
             }
         }
         Event::HoldStart { .. } | Event::HoldEnd { .. } => {}
@@ -339,7 +343,7 @@ pub fn validate_event(event: &Event, pointer: &str) -> Vec<Violation> {
                 if let Some(d) = dim
                     && !(1..=MAX_DIMENSION).contains(d)
                 {
-                    v.push(name, "out_of_range", format!("{name} must be 1..={MAX_DIMENSION} pixels"));
+                    v.push(name, ViolationCode::OutOfRange, format!("{name} must be 1..={MAX_DIMENSION} pixels"));
                 }
             }
             v.still_storage(*byte_size, content_type.as_ref(), sha256.as_ref());
@@ -351,7 +355,7 @@ pub fn validate_event(event: &Event, pointer: &str) -> Vec<Violation> {
             if let Some(u) = url {
                 v.text("url", Some(u), REF_MAX, true);
                 if !(u.starts_with("https://") || u.starts_with("http://")) {
-                    v.push("url", "format", "url must be an http(s) URL");
+                    v.push("url", ViolationCode::Format, "url must be an http(s) URL");
                 }
             }
         }
@@ -365,18 +369,18 @@ struct Checks<'a> {
 }
 
 impl Checks<'_> {
-    fn push(&mut self, field: &str, code: &str, detail: impl Into<String>) {
+    fn push(&mut self, field: &str, code: ViolationCode, detail: impl Into<String>) {
         self.out.push(Violation::new(format!("{}/{field}", self.pointer), code, detail));
     }
 
     fn text(&mut self, field: &str, value: Option<&String>, max: usize, non_empty: bool) {
         let Some(s) = value else { return };
         if non_empty && s.trim().is_empty() {
-            self.push(field, "empty", format!("{field} must not be empty"));
+            self.push(field, ViolationCode::Empty, format!("{field} must not be empty"));
         } else if s.chars().count() > max {
-            self.push(field, "too_long", format!("{field} must be at most {max} characters"));
+            self.push(field, ViolationCode::TooLong, format!("{field} must be at most {max} characters"));
         } else if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-            self.push(field, "charset", format!("{field} must not contain control characters"));
+            self.push(field, ViolationCode::Charset, format!("{field} must not contain control characters"));
         }
     }
 
@@ -384,7 +388,7 @@ impl Checks<'_> {
         if let Some(ms) = ms
             && !(ms.is_finite() && ms.abs() <= MAX_CLOCK_OFFSET_MS)
         {
-            self.push("clockOffsetMs", "out_of_range", "clockOffsetMs must be within ±24 hours");
+            self.push("clockOffsetMs", ViolationCode::OutOfRange, "clockOffsetMs must be within ±24 hours");
         }
     }
 
@@ -392,7 +396,7 @@ impl Checks<'_> {
         if let Some(b) = byte_size
             && !(1..=MAX_BYTES).contains(&b)
         {
-            self.push("byteSize", "out_of_range", "byteSize must be 1 byte to 1 TiB");
+            self.push("byteSize", ViolationCode::OutOfRange, "byteSize must be 1 byte to 1 TiB");
         }
         if let Some(ct) = content_type {
             let ok = ct.len() <= 100
@@ -400,13 +404,13 @@ impl Checks<'_> {
                     .split_once('/')
                     .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && ct.bytes().all(|c| c.is_ascii_graphic()));
             if !ok {
-                self.push("contentType", "format", "contentType must be a media type such as image/heic");
+                self.push("contentType", ViolationCode::Format, "contentType must be a media type such as image/heic");
             }
         }
         if let Some(h) = sha256
             && !(h.len() == 64 && h.bytes().all(|c| c.is_ascii_hexdigit()))
         {
-            self.push("sha256", "format", "sha256 must be 64 hexadecimal digits");
+            self.push("sha256", ViolationCode::Format, "sha256 must be 64 hexadecimal digits");
         }
     }
 }

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::ViolationCode;
+
 /// Why a key was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
@@ -21,11 +23,11 @@ pub enum KeyError {
 }
 
 impl KeyError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ViolationCode {
         match self {
-            KeyError::Empty => "empty",
-            KeyError::TooLong { .. } => "too_long",
-            KeyError::Charset => "charset",
+            KeyError::Empty => ViolationCode::Empty,
+            KeyError::TooLong { .. } => ViolationCode::TooLong,
+            KeyError::Charset => ViolationCode::Charset,
         }
     }
 }
@@ -60,9 +62,17 @@ pub const KEY_PATTERN: &str = "^[A-Za-z0-9._:-]+$";
 macro_rules! key_newtype {
     ($(#[$doc:meta])* $name:ident, $max:expr, $example:expr) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(into = "String")]
         pub struct $name(String);
+
+        /// A malformed key is a serde error that keeps its code.
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(s).map_err(|e| serde::de::Error::custom(e.code().tag(&e)))
+            }
+        }
 
         impl utoipa::PartialSchema for $name {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::Violation;
+use super::{Violation, ViolationCode};
 
 /// How the device is held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -17,100 +17,220 @@ pub enum Orientation {
 }
 
 /// Placement metadata of one camera. All fields are optional, at least one
-/// is present; each is checked against its physical range.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+/// is present; each is checked against its physical range ([`PLACEMENT_RANGES`], which
+/// also writes the fields' schema).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Placement {
-    /// Position in metres from the set's origin, −1000..=1000.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = -1000, maximum = 1000, example = 1.5)]
     pub x: Option<f64>,
-    /// Position in metres, −1000..=1000.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = -1000, maximum = 1000, example = -2.0)]
     pub y: Option<f64>,
-    /// Position in metres, −1000..=1000.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = -1000, maximum = 1000, example = 0.0)]
     pub z: Option<f64>,
-    /// Lens height above the floor in metres, 0..=100.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 0, maximum = 100, example = 1.6)]
     pub height_m: Option<f64>,
-    /// Distance to the subject in metres, 0..=1000.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 0, maximum = 1000, example = 3.2)]
     pub distance_m: Option<f64>,
-    /// Pan in degrees, −180..=180.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = -180, maximum = 180, example = 15.0)]
     pub pan_deg: Option<f64>,
-    /// Tilt in degrees, −90..=90.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = -90, maximum = 90, example = -5.0)]
     pub tilt_deg: Option<f64>,
-    /// Roll in degrees, −180..=180.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = -180, maximum = 180, example = 0.0)]
     pub roll_deg: Option<f64>,
-    /// Lens focal length in millimetres (35 mm equivalent), 1..=2000.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1, maximum = 2000, example = 26.0)]
     pub focal_length_mm: Option<f64>,
-    /// Zoom factor, 0.1..=200 (0.5 is an ultra-wide lens).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 0.1, maximum = 200, example = 1.0)]
     pub zoom: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub orientation: Option<Orientation>,
-    /// Free notes, at most 1000 characters.
+    /// Free notes, at most [`PLACEMENT_NOTES_MAX`] characters.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 1000, example = "on the apple box, left of the key light")]
     pub notes: Option<String>,
 }
 
-pub(crate) const NOTES_MAX: usize = 1000;
+/// The physical range of one numeric placement field.
+pub struct Range {
+    /// The field's name on the wire.
+    pub field: &'static str,
+    pub min: f64,
+    pub max: f64,
+    pub unit: &'static str,
+    /// What the field means, for the schema.
+    pub doc: &'static str,
+    pub example: f64,
+    get: fn(&Placement) -> Option<f64>,
+}
+
+/// Every numeric placement field with its inclusive range: the one table
+/// from which both the check ([`Placement::violations`]) and the OpenAPI
+/// schema are made. The Convex side keeps the same table
+/// (`PLACEMENT_RANGES` in `convex/wire.ts`; `tests/limits.rs` compares them).
+pub const PLACEMENT_RANGES: [Range; 10] = [
+    Range {
+        field: "x",
+        min: -1000.0,
+        max: 1000.0,
+        unit: "metres",
+        doc: "Position in metres from the set's origin",
+        example: 1.5,
+        get: |p| p.x,
+    },
+    Range {
+        field: "y",
+        min: -1000.0,
+        max: 1000.0,
+        unit: "metres",
+        doc: "Position in metres",
+        example: -2.0,
+        get: |p| p.y,
+    },
+    Range {
+        field: "z",
+        min: -1000.0,
+        max: 1000.0,
+        unit: "metres",
+        doc: "Position in metres",
+        example: 0.0,
+        get: |p| p.z,
+    },
+    Range {
+        field: "heightM",
+        min: 0.0,
+        max: 100.0,
+        unit: "metres",
+        doc: "Lens height above the floor in metres",
+        example: 1.6,
+        get: |p| p.height_m,
+    },
+    Range {
+        field: "distanceM",
+        min: 0.0,
+        max: 1000.0,
+        unit: "metres",
+        doc: "Distance to the subject in metres",
+        example: 3.2,
+        get: |p| p.distance_m,
+    },
+    Range {
+        field: "panDeg",
+        min: -180.0,
+        max: 180.0,
+        unit: "degrees",
+        doc: "Pan in degrees",
+        example: 15.0,
+        get: |p| p.pan_deg,
+    },
+    Range {
+        field: "tiltDeg",
+        min: -90.0,
+        max: 90.0,
+        unit: "degrees",
+        doc: "Tilt in degrees",
+        example: -5.0,
+        get: |p| p.tilt_deg,
+    },
+    Range {
+        field: "rollDeg",
+        min: -180.0,
+        max: 180.0,
+        unit: "degrees",
+        doc: "Roll in degrees",
+        example: 0.0,
+        get: |p| p.roll_deg,
+    },
+    Range {
+        field: "focalLengthMm",
+        min: 1.0,
+        max: 2000.0,
+        unit: "millimetres",
+        doc: "Lens focal length in millimetres (35 mm equivalent)",
+        example: 26.0,
+        get: |p| p.focal_length_mm,
+    },
+    Range {
+        field: "zoom",
+        min: 0.1,
+        max: 200.0,
+        unit: "x",
+        doc: "Zoom factor (0.5 is an ultra-wide lens)",
+        example: 1.0,
+        get: |p| p.zoom,
+    },
+];
+
+/// The longest placement note, in characters.
+pub const PLACEMENT_NOTES_MAX: usize = 1000;
 
 impl Placement {
     /// The ranges of the contract. Returns one violation per bad field.
     pub fn violations(&self, pointer: &str) -> Vec<Violation> {
         let mut out = Vec::new();
-        let ranges: [(&str, Option<f64>, f64, f64, &str); 10] = [
-            ("x", self.x, -1000.0, 1000.0, "metres"),
-            ("y", self.y, -1000.0, 1000.0, "metres"),
-            ("z", self.z, -1000.0, 1000.0, "metres"),
-            ("heightM", self.height_m, 0.0, 100.0, "metres"),
-            ("distanceM", self.distance_m, 0.0, 1000.0, "metres"),
-            ("panDeg", self.pan_deg, -180.0, 180.0, "degrees"),
-            ("tiltDeg", self.tilt_deg, -90.0, 90.0, "degrees"),
-            ("rollDeg", self.roll_deg, -180.0, 180.0, "degrees"),
-            ("focalLengthMm", self.focal_length_mm, 1.0, 2000.0, "millimetres"),
-            ("zoom", self.zoom, 0.1, 200.0, "x"),
-        ];
-        for (name, value, lo, hi, unit) in ranges {
-            if let Some(v) = value
-                && !(v.is_finite() && (lo..=hi).contains(&v))
+        for r in &PLACEMENT_RANGES {
+            if let Some(v) = (r.get)(self)
+                && !(v.is_finite() && (r.min..=r.max).contains(&v))
             {
                 out.push(Violation::new(
-                    format!("{pointer}/{name}"),
-                    "out_of_range",
-                    format!("{name} must be between {lo} and {hi} {unit}"),
+                    format!("{pointer}/{}", r.field),
+                    ViolationCode::OutOfRange,
+                    format!("{} must be between {} and {} {}", r.field, r.min, r.max, r.unit),
                 ));
             }
         }
         if let Some(n) = &self.notes
-            && n.chars().count() > NOTES_MAX
+            && n.chars().count() > PLACEMENT_NOTES_MAX
         {
             out.push(Violation::new(
                 format!("{pointer}/notes"),
-                "too_long",
-                format!("notes must be at most {NOTES_MAX} characters"),
+                ViolationCode::TooLong,
+                format!("notes must be at most {PLACEMENT_NOTES_MAX} characters"),
             ));
         }
         if *self == Placement::default() {
-            out.push(Violation::new(pointer, "empty", "a placement needs at least one field"));
+            out.push(Violation::new(pointer, ViolationCode::Empty, "a placement needs at least one field"));
         }
         out
+    }
+}
+
+impl utoipa::PartialSchema for Placement {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type,
+        };
+        use utoipa::openapi::{Ref, schema::SchemaType};
+        let nullable = |t: Type| SchemaType::from_iter([t, Type::Null]);
+        let mut obj = ObjectBuilder::new().description(Some(
+            "Placement metadata of one camera. All fields are optional, at least one\nis present; each is checked against its physical range.",
+        ));
+        for r in &PLACEMENT_RANGES {
+            let field = ObjectBuilder::new()
+                .schema_type(nullable(Type::Number))
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Double)))
+                .description(Some(format!("{}, {}..={}.", r.doc, r.min, r.max)))
+                .examples([serde_json::json!(r.example)])
+                .minimum(Some(r.min))
+                .maximum(Some(r.max));
+            obj = obj.property(r.field, field);
+        }
+        let orientation = OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .item(Ref::from_schema_name("Orientation"));
+        let notes = ObjectBuilder::new()
+            .schema_type(nullable(Type::String))
+            .description(Some(format!("Free notes, at most {PLACEMENT_NOTES_MAX} characters.")))
+            .examples([serde_json::json!("on the apple box, left of the key light")])
+            .max_length(Some(PLACEMENT_NOTES_MAX));
+        obj.property("orientation", orientation)
+            .property("notes", notes)
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .into()
+    }
+}
+
+impl ToSchema for Placement {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        schemas.push(("Orientation".into(), <Orientation as utoipa::PartialSchema>::schema()));
     }
 }
 
@@ -124,14 +244,14 @@ mod tests {
         let v = p.violations("/placement");
         let pointers: Vec<_> = v.iter().map(|v| v.pointer.as_str()).collect();
         assert_eq!(pointers, ["/placement/panDeg", "/placement/zoom"]);
-        assert!(v.iter().all(|v| v.code == "out_of_range"));
+        assert!(v.iter().all(|v| v.code == ViolationCode::OutOfRange));
     }
 
     #[test]
     fn empty_placement_is_refused() {
         let v = Placement::default().violations("/placement");
         assert_eq!(v.len(), 1);
-        assert_eq!(v[0].code, "empty");
+        assert_eq!(v[0].code, ViolationCode::Empty);
     }
 
     #[test]

@@ -8,6 +8,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
+use super::ViolationCode;
+
 /// Milliseconds since the Unix epoch (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ToSchema)]
 #[schema(value_type = i64, example = 1764531000000_i64)]
@@ -59,10 +61,10 @@ pub enum TimeError {
 }
 
 impl TimeError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ViolationCode {
         match self {
-            TimeError::Format => "format",
-            TimeError::TooOld | TimeError::TooFarAhead => "out_of_range",
+            TimeError::Format => ViolationCode::Format,
+            TimeError::TooOld | TimeError::TooFarAhead => ViolationCode::OutOfRange,
         }
     }
 }
@@ -121,17 +123,19 @@ impl<'de> Deserialize<'de> for Millis {
                 Ok(Millis(v))
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Millis, E> {
-                i64::try_from(v).map(Millis).map_err(|_| E::custom("timestamp out of range"))
+                i64::try_from(v)
+                    .map(Millis)
+                    .map_err(|_| E::custom(ViolationCode::OutOfRange.tag("timestamp out of range")))
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Millis, E> {
                 if v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e15 {
                     Ok(Millis(v as i64))
                 } else {
-                    Err(E::custom("epoch milliseconds must be a whole number"))
+                    Err(E::custom(ViolationCode::Format.tag("epoch milliseconds must be a whole number")))
                 }
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Millis, E> {
-                Millis::parse_rfc3339(v).map_err(E::custom)
+                Millis::parse_rfc3339(v).map_err(|e| E::custom(e.code().tag(&e)))
             }
         }
         d.deserialize_any(V)

@@ -39,8 +39,8 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// Whether the event, in effect, is in the ledger: applied now, or a
-    /// duplicate of an earlier application.
+    /// Whether the event, in effect, was refused by the ledger: rejected
+    /// now, or a duplicate of an event that was rejected.
     pub fn is_rejection(&self) -> bool {
         match self.verdict {
             VerdictKind::Rejected => true,

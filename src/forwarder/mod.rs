@@ -36,7 +36,7 @@ pub struct ForwarderOptions {
 impl Default for ForwarderOptions {
     fn default() -> Self {
         Self {
-            batch_size: 500,
+            batch_size: crate::limits::LEDGER_BATCH_MAX,
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
             poison_attempts: 3,

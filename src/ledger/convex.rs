@@ -1,6 +1,6 @@
 //! The Convex ledger, through the official `convex` crate.
 //!
-//! Facts this code respects (`shared/spec/convex-facts.md`): the client has
+//! Facts this code respects (`docs/convex-facts.md`): the client has
 //! no timeouts, so every call is wrapped in one; a call that timed out or lost
 //! its connection may still run once or twice, which is safe because
 //! `ingest:applyBatch` is idempotent on `eventId`; one socket runs its
@@ -22,8 +22,7 @@ use crate::domain::{Envelope, SessionKey, Verdict, VerdictKind};
 pub const APPLY_BATCH: &str = "ingest:applyBatch";
 /// The query that reads a session's ledger (`convex/ledger.ts`).
 pub const SESSION_QUERY: &str = "ledger:session";
-/// Reads answer a client that waits: they give up sooner than writes.
-const READ_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::limits::LEDGER_READ_TIMEOUT;
 
 /// How to reach a Convex deployment.
 #[derive(Clone)]
@@ -186,7 +185,8 @@ impl Ledger for ConvexLedger {
     fn session<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>> {
         Box::pin(async move {
             let args = BTreeMap::from([("sessionKey".to_string(), Value::from(key.as_str().to_string()))]);
-            let answer = self.call(&self.reader, false, SESSION_QUERY, args, READ_TIMEOUT.min(self.timeout)).await?;
+            let answer =
+                self.call(&self.reader, false, SESSION_QUERY, args, LEDGER_READ_TIMEOUT.min(self.timeout)).await?;
             Ok((!answer.is_null()).then_some(answer))
         })
     }

@@ -1,0 +1,93 @@
+//! Every limit of the service, named once.
+//!
+//! The numbers a client, an operator or the ledger can run into live here,
+//! each with the reason for its value; the code that enforces a limit names
+//! it from here. Defaults of configurable limits are the settings' defaults
+//! in `config.rs` (they take these constants). The rules of single fields
+//! (text lengths, placement ranges, key lengths) are the domain's and live
+//! with their types in `domain/`.
+//!
+//! The Convex functions enforce some of the same numbers on their side
+//! (`convex/limits.ts`, `convex/wire.ts`); `tests/limits.rs` reads those
+//! files and fails when the two sides disagree.
+
+use std::time::Duration;
+
+/// Body of a request that carries one event (Segment's 32 KB per event).
+pub const EVENT_BODY_MAX: usize = 32 * 1024;
+
+/// Body of a request that may carry a batch (Segment's 500 KB per batch).
+pub const BATCH_BODY_MAX: usize = 500 * 1024;
+
+/// How much of an oversized body is still read (and thrown away) before the
+/// 413, so that a client that is still sending reads the answer instead of
+/// a reset connection. Larger bodies are cut off at once.
+pub const OVERSIZE_DRAIN_MAX: usize = 4 * 1024 * 1024;
+
+/// Most events in one request (a director-event batch).
+pub const REQUEST_EVENTS_MAX: usize = 500;
+
+/// Most events in one ledger call (`ingest:applyBatch`); the forwarder's
+/// batch size is configurable up to this. Equal to Convex's `MAX_BATCH`.
+pub const LEDGER_BATCH_MAX: u32 = 500;
+
+/// The longest `Prefer: wait=N` honoured, whatever the request timeout.
+pub const PREFER_WAIT_MAX: Duration = Duration::from_secs(20);
+
+/// Time kept between the end of a `Prefer: wait` and the request timeout,
+/// for the journal read and the answer itself.
+pub const PREFER_WAIT_HEADROOM: Duration = Duration::from_secs(2);
+
+/// The longest `Prefer: wait` honoured under a given request timeout: at most
+/// [`PREFER_WAIT_MAX`], and [`PREFER_WAIT_HEADROOM`] short of the timeout, so
+/// that a wait always ends in an answer (202 at worst), never in a 408.
+pub fn prefer_wait_cap(request_timeout: Duration) -> Duration {
+    request_timeout.saturating_sub(PREFER_WAIT_HEADROOM).min(PREFER_WAIT_MAX)
+}
+
+/// Default of the longest a request may take, body included, in seconds.
+pub const REQUEST_TIMEOUT_SECS: u64 = 30;
+
+/// Default of the longest a client may take to send its headers, in seconds.
+pub const HEADER_TIMEOUT_SECS: u64 = 10;
+
+/// Default of the requests handled at once; beyond, new ones are shed (503).
+pub const MAX_CONCURRENCY: u64 = 1024;
+
+/// Per-caller rate-limit buckets kept at most; full, idle ones are
+/// forgotten first.
+pub const RATE_BUCKETS_MAX: usize = 10_000;
+
+/// A Standard Webhooks timestamp further than this from the service's clock
+/// is refused (the specification's 5 minutes).
+pub const WEBHOOK_TOLERANCE_SECS: i64 = 5 * 60;
+
+/// Default of the undelivered events the journal holds before writes answer 503.
+pub const MAX_BACKLOG: u64 = 1_000_000;
+
+/// Rows a journal read (`GET /v1/sessions/{key}/journal`) returns at most.
+pub const JOURNAL_PAGE_MAX: u32 = 1000;
+
+/// A ledger read answers a client that waits: it gives up sooner than a
+/// write, which the forwarder retries anyway.
+pub const LEDGER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest wait for in-flight requests after a shutdown signal.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(25);
+
+/// How long open connections keep being answered (with `Connection: close`)
+/// after a shutdown signal, before idle ones are closed.
+pub const DRAIN_LINGER: Duration = Duration::from_millis(500);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_cap_follows_the_request_timeout() {
+        assert_eq!(prefer_wait_cap(Duration::from_secs(30)), PREFER_WAIT_MAX);
+        assert_eq!(prefer_wait_cap(Duration::from_secs(10)), Duration::from_secs(8));
+        assert_eq!(prefer_wait_cap(Duration::from_secs(1)), Duration::ZERO);
+        assert_eq!(prefer_wait_cap(Duration::from_secs(3600)), PREFER_WAIT_MAX);
+    }
+}

@@ -1,0 +1,67 @@
+//! The limits both sides enforce agree: the Rust service's (`src/limits.rs`,
+//! the domain's field rules) and the Convex functions' (`convex/limits.ts`,
+//! `PLACEMENT_RANGES` in `convex/wire.ts`), read from the files the Convex
+//! deployment is built from.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use shootlog::domain::{PLACEMENT_NOTES_MAX, PLACEMENT_RANGES};
+use shootlog::limits::{LEDGER_BATCH_MAX, REQUEST_EVENTS_MAX};
+
+fn convex_file(name: &str) -> String {
+    let path = common::repo_root().join("convex").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every `export const NAME = <integer>;` line of a file.
+fn integer_constants(text: &str) -> BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("export const ")?;
+            let (name, value) = rest.split_once(" = ")?;
+            Some((name.trim().to_string(), value.trim().trim_end_matches(';').parse().ok()?))
+        })
+        .collect()
+}
+
+/// The `field: [min, max],` lines of `PLACEMENT_RANGES`.
+fn convex_placement_ranges(text: &str) -> BTreeMap<String, (f64, f64)> {
+    let start = text.find("export const PLACEMENT_RANGES").expect("PLACEMENT_RANGES in wire.ts");
+    let body = &text[start..];
+    let body = &body[body.find("= {").expect("its object") + 3..body.find("};").expect("its end")];
+    body.lines()
+        .filter_map(|line| {
+            let (field, range) = line.trim().split_once(':')?;
+            let range = range.trim().trim_end_matches(',').trim_start_matches('[').trim_end_matches(']');
+            let (lo, hi) = range.split_once(',')?;
+            Some((field.trim().to_string(), (lo.trim().parse().ok()?, hi.trim().parse().ok()?)))
+        })
+        .collect()
+}
+
+#[test]
+fn batch_sizes_agree() {
+    let convex = integer_constants(&convex_file("limits.ts"));
+    assert_eq!(convex.get("MAX_BATCH"), Some(&u64::from(LEDGER_BATCH_MAX)), "ledger batch: {convex:?}");
+    assert!(REQUEST_EVENTS_MAX as u64 <= u64::from(LEDGER_BATCH_MAX), "a request's batch fits one ledger call");
+}
+
+#[test]
+fn event_ids_fit_the_ledger() {
+    let convex = integer_constants(&convex_file("limits.ts"));
+    let uuid_len = "6f1c1b1e-3c7a-4d59-9a43-2f4b8d0e9a10".len() as u64;
+    assert!(convex.get("EVENT_ID_MAX").is_some_and(|max| *max >= uuid_len), "{convex:?}");
+}
+
+#[test]
+fn placement_rules_agree() {
+    let convex = integer_constants(&convex_file("limits.ts"));
+    assert_eq!(convex.get("PLACEMENT_NOTES_MAX"), Some(&(PLACEMENT_NOTES_MAX as u64)));
+    let theirs = convex_placement_ranges(&convex_file("wire.ts"));
+    let ours: BTreeMap<String, (f64, f64)> =
+        PLACEMENT_RANGES.iter().map(|r| (r.field.to_string(), (r.min, r.max))).collect();
+    assert_eq!(ours.len(), 10);
+    assert_eq!(ours, theirs, "placement ranges, Rust (left) and Convex (right)");
+}
