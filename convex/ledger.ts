@@ -1,6 +1,8 @@
 // Read side of the ledger. Contract: migrations-notes/0001-ledger-schema-and-wire.md.
+// Every read is internal: it is called with the deploy key (admin), never by
+// anonymous clients (migrations-notes/0002-contract-handshake.md).
 import { v } from "convex/values";
-import { query } from "./_generated/server";
+import { internalQuery } from "./_generated/server";
 
 /**
  * A session with everything it left behind, or null.
@@ -8,7 +10,7 @@ import { query } from "./_generated/server";
  * `placementVersion`); placements: history ordered by (cameraKey, version);
  * events: director events in sequence order; stills: by capturedAt.
  */
-export const session = query({
+export const session = internalQuery({
   args: { sessionKey: v.string() },
   handler: async (ctx, { sessionKey }) => {
     const session = await ctx.db
@@ -40,7 +42,7 @@ export const session = query({
  * The device registry, ordered by deviceId. `stale` is true when the device
  * was last seen (service clock) more than `staleAfterMs` before now.
  */
-export const devices = query({
+export const devices = internalQuery({
   args: { staleAfterMs: v.number() },
   handler: async (ctx, { staleAfterMs }) => {
     const now = Date.now();
@@ -56,7 +58,7 @@ export const devices = query({
 });
 
 /** The receipt (first verdict) of one eventId, or null. */
-export const receipt = query({
+export const receipt = internalQuery({
   args: { eventId: v.string() },
   handler: async (ctx, { eventId }) => {
     return await ctx.db

@@ -3,12 +3,16 @@
 // and convex/tsconfig.json exactly as convex 1.48 does for this project's root
 // component (JS codegen, dynamic api, schema.ts present, no child components,
 // no declared env vars), using convex's own templates and prettier.
-// Run from the repo root after adding or renaming a module in convex/:
-//   node scripts/convex-codegen-offline.mjs
-// (then add the module to standin/modules.ts too).
+// It also writes convex/buildId.ts, the functions build id that
+// `contract:handshake` answers (scripts/functions-build-id.mjs).
+// Run from the repo root after every change in convex/ (the build id covers
+// every function source file; a test fails while it is stale):
+//   npm run codegen:offline
+// (and add a new module to standin/modules.ts too).
 import path from "node:path";
 import fs from "node:fs";
 import { fileURLToPath } from "node:url";
+import { buildIdModule, computeFunctionsBuildId } from "./functions-build-id.mjs";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const nm = path.join(root, "node_modules");
 const tpl = (f) => import(path.join(nm, "convex/dist/esm/cli/codegen_templates", f));
@@ -93,3 +97,8 @@ const server = serverCodegen({ useTypeScript: false, envVars: [] });
 fs.writeFileSync(path.join(out, "server.js"), await fmt(server.JS));
 fs.writeFileSync(path.join(out, "server.d.ts"), await fmt(server.DTS));
 fs.writeFileSync(path.join(root, "convex/tsconfig.json"), tsconfigCodegen());
+// Last, so that it fingerprints the sources as they are now (buildId.ts itself
+// is not part of the id).
+const buildId = computeFunctionsBuildId(path.join(root, "convex"));
+fs.writeFileSync(path.join(root, "convex/buildId.ts"), buildIdModule(buildId));
+console.log("functions build id:", buildId);

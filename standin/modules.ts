@@ -20,6 +20,8 @@ export const modules: Record<string, () => Promise<any>> = {
   "../convex/limits.ts": () => import("../convex/limits"),
   "../convex/defined.ts": () => import("../convex/defined"),
   "../convex/outcome.ts": () => import("../convex/outcome"),
+  "../convex/contract.ts": () => import("../convex/contract"),
+  "../convex/buildId.ts": () => import("../convex/buildId"),
   "../convex/rules/checks.ts": () => import("../convex/rules/checks"),
   "../convex/rules/lookups.ts": () => import("../convex/rules/lookups"),
   "../convex/apply/sessions.ts": () => import("../convex/apply/sessions"),

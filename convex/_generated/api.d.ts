@@ -13,6 +13,8 @@ import type * as apply_devices from "../apply/devices.js";
 import type * as apply_director from "../apply/director.js";
 import type * as apply_sessions from "../apply/sessions.js";
 import type * as apply_stills from "../apply/stills.js";
+import type * as buildId from "../buildId.js";
+import type * as contract from "../contract.js";
 import type * as defined from "../defined.js";
 import type * as ingest from "../ingest.js";
 import type * as ledger from "../ledger.js";
@@ -34,6 +36,8 @@ declare const fullApi: ApiFromModules<{
   "apply/director": typeof apply_director;
   "apply/sessions": typeof apply_sessions;
   "apply/stills": typeof apply_stills;
+  buildId: typeof buildId;
+  contract: typeof contract;
   defined: typeof defined;
   ingest: typeof ingest;
   ledger: typeof ledger;

@@ -1,6 +1,6 @@
 // The device registry: upsert, firstSeenAt/lastSeenAt, hardware conflicts, staleness.
 import { beforeEach, describe, expect, test, vi } from "vitest";
-import { NOW, api, apply, applied, bare, dump, events, rejected, rows, setup } from "./harness.helpers";
+import { NOW, apply, applied, bare, dump, events, internal, rejected, rows, setup } from "./harness.helpers";
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ["Date"] });
@@ -87,7 +87,7 @@ describe("ledger:devices", () => {
       e.register("edge", { receivedAt: NOW - 300_000 }),
       e.register("old", { receivedAt: NOW - 600_000 }),
     ]);
-    const list = await t.query(api.ledger.devices, { staleAfterMs: 300_000 });
+    const list = await t.query(internal.ledger.devices, { staleAfterMs: 300_000 });
     expect(list.map((d) => [d.deviceId, d.lastSeenAt, d.stale])).toEqual([
       ["edge", NOW - 300_000, false],
       ["fresh", NOW - 1000, false],
@@ -97,7 +97,7 @@ describe("ledger:devices", () => {
     // Time passes: everything goes stale; a re-registration freshens one device.
     vi.setSystemTime(NOW + 3_600_000);
     await apply(t, [e.register("old", { receivedAt: NOW + 3_600_000 - 10 })]);
-    const later = await t.query(api.ledger.devices, { staleAfterMs: 300_000 });
+    const later = await t.query(internal.ledger.devices, { staleAfterMs: 300_000 });
     expect(later.map((d) => [d.deviceId, d.stale])).toEqual([
       ["edge", true],
       ["fresh", true],

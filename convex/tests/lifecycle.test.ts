@@ -3,7 +3,7 @@
 import { beforeEach, describe, expect, test, vi } from "vitest";
 import {
   NOW,
-  api,
+  internal,
   apply,
   applied,
   bare,
@@ -107,7 +107,7 @@ describe("a whole shoot", () => {
     const at = (i: number) => batch[i - 1].at;
     const id = (i: number) => batch[i - 1].eventId;
 
-    const got = await t.query(api.ledger.session, { sessionKey: "s1" });
+    const got = await t.query(internal.ledger.session, { sessionKey: "s1" });
     expect(got).not.toBeNull();
     const { session, cameras, placements, events: evs, stills } = got!;
 
@@ -204,8 +204,8 @@ describe("a whole shoot", () => {
 
   test("ledger:session is null for an unknown session; ledger:receipt null for an unknown event", async () => {
     const t = setup();
-    expect(await t.query(api.ledger.session, { sessionKey: "nope" })).toBeNull();
-    expect(await t.query(api.ledger.receipt, { eventId: "nope" })).toBeNull();
+    expect(await t.query(internal.ledger.session, { sessionKey: "nope" })).toBeNull();
+    expect(await t.query(internal.ledger.receipt, { eventId: "nope" })).toBeNull();
   });
 
   test("ledger:receipt returns the first verdict of an event", async () => {
@@ -214,13 +214,13 @@ describe("a whole shoot", () => {
     const start = e.start("s1");
     const bad = e.cut("s1", "Z");
     await apply(t, [start, bad]);
-    const r = await t.query(api.ledger.receipt, { eventId: bad.eventId });
+    const r = await t.query(internal.ledger.receipt, { eventId: bad.eventId });
     expect(bare(r!)).toEqual({
       eventId: bad.eventId, type: "cut", verdict: "rejected",
       code: "camera_not_in_session", message: "camera Z has not joined session s1",
       sessionKey: "s1", at: bad.at, receivedAt: bad.receivedAt, appliedAt: NOW,
     });
-    const ok = await t.query(api.ledger.receipt, { eventId: start.eventId });
+    const ok = await t.query(internal.ledger.receipt, { eventId: start.eventId });
     const session = (await rows(t, "productionSessions"))[0];
     expect(bare(ok!)).toEqual({
       eventId: start.eventId, type: "start_shoot", verdict: "applied",
@@ -313,8 +313,8 @@ describe("sequence", () => {
       1, 1, undefined, 2, 2, 3, 4, 3, undefined, undefined,
     ]);
     expect(v[8]).toEqual(rejected(e.id(9), "camera_not_in_session", "camera nope has not joined session s1"));
-    const s1 = await t.query(api.ledger.session, { sessionKey: "s1" });
-    const s2 = await t.query(api.ledger.session, { sessionKey: "s2" });
+    const s1 = await t.query(internal.ledger.session, { sessionKey: "s1" });
+    const s2 = await t.query(internal.ledger.session, { sessionKey: "s2" });
     expect(s1!.events.map((x) => [x.sequence, x.type])).toEqual([
       [1, "marker"], [2, "note"], [3, "hold_start"], [4, "hold_end"],
     ]);

@@ -2,7 +2,7 @@
 import { beforeEach, describe, expect, test, vi } from "vitest";
 import {
   NOW,
-  api,
+  internal,
   apply,
   applied,
   bare,
@@ -38,7 +38,7 @@ async function rig(t: T) {
 }
 
 async function session(t: T, key = "s1") {
-  return (await t.query(api.ledger.session, { sessionKey: key }))!;
+  return (await t.query(internal.ledger.session, { sessionKey: key }))!;
 }
 
 describe("start_shoot", () => {
