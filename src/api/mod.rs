@@ -1,5 +1,27 @@
 //! The HTTP API: one file per resource, the shared write path, extractors,
 //! the error type, and the router assembled in one place.
+//!
+//! # A new write route, step by step
+//!
+//! 1. `domain/event.rs`: the [`Event`](crate::domain::Event) variant, its
+//!    kind and partition, and in `validate_event` the rules serde's types
+//!    cannot carry.
+//! 2. The resource's file here: the request type (`ToSchema`, with an
+//!    `into_incoming` to the event) and the handler with its
+//!    `#[utoipa::path]`, which calls `write::accept` with its scope and a
+//!    `write::Submission`; nothing else of the write path is per route.
+//! 3. [`write_routes`]: a [`write_routes::WriteRoute`] variant with its
+//!    namespace, frozen forever, and a pinned id in its test (the compiler
+//!    then asks for the route's decoder in [`decode`], for the fuzz target).
+//! 4. `routes()` below: one `routes!(handler)` line — the route and its
+//!    OpenAPI operation at once; if a webhook sender may call it, its path
+//!    in `openapi.rs`'s `SIGNED_PATHS`.
+//! 5. `auth.rs`: who may write the event ([`auth::Caller::may_write`]).
+//! 6. The ledger: the event's validator in `convex/wire.ts` and its effect
+//!    in `convex/apply/`.
+//!
+//! Then `cargo run -- openapi > openapi/openapi.json`, and a test file in
+//! `tests/` named for the resource.
 
 pub mod auth;
 mod cameras;
@@ -27,12 +49,13 @@ use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::ServeConfig;
@@ -146,29 +169,39 @@ pub enum SettingsError {
     Rate,
 }
 
+/// Every route and its handler, in two groups: the open ones (no
+/// credentials) and the protected ones. Each handler's `#[utoipa::path]`
+/// documents it, so this list is also the list of operations in the
+/// OpenAPI document ([`openapi::openapi`]).
+fn routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
+    let open =
+        OpenApiRouter::default().routes(routes!(ops::clock)).routes(routes!(ops::healthz)).routes(routes!(ops::readyz));
+    let protected = OpenApiRouter::default()
+        .routes(routes!(sessions::start_shoot))
+        .routes(routes!(sessions::complete))
+        .routes(routes!(sessions::get_session))
+        .routes(routes!(sessions::get_journal))
+        .routes(routes!(cameras::join))
+        .routes(routes!(devices::register))
+        .routes(routes!(devices::put_placement))
+        .routes(routes!(director_events::post))
+        .routes(routes!(stills::marker))
+        .routes(routes!(stills::uploaded))
+        .routes(routes!(webhooks::live_director))
+        .routes(routes!(events::get_event))
+        .routes(routes!(ops::version))
+        .routes(routes!(ops::metrics));
+    (open, protected)
+}
+
 /// The whole application: routes, docs and middleware.
 pub fn router(state: AppState) -> Router {
     let limits = state.limits.clone();
-    let open = Router::new()
-        .route("/v1/clock", get(ops::clock))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .with_state(state.clone());
-    let protected = Router::new()
-        .route("/v1/sessions", post(sessions::start_shoot))
-        .route("/v1/sessions/{sessionKey}", get(sessions::get_session))
-        .route("/v1/sessions/{sessionKey}/complete", post(sessions::complete))
-        .route("/v1/sessions/{sessionKey}/cameras", post(cameras::join))
-        .route("/v1/sessions/{sessionKey}/director-events", post(director_events::post))
-        .route("/v1/sessions/{sessionKey}/stills", post(stills::marker))
-        .route("/v1/sessions/{sessionKey}/journal", get(sessions::get_journal))
-        .route("/v1/devices", post(devices::register))
-        .route("/v1/devices/{deviceId}/placement", put(devices::put_placement))
-        .route("/v1/callbacks/still-upload", post(stills::uploaded))
-        .route("/v1/webhooks/live-director", post(webhooks::live_director))
-        .route("/v1/events/{eventId}", get(events::get_event))
-        .route("/version", get(ops::version))
-        .route("/metrics", get(ops::metrics))
+    let (open, protected) = routes();
+    let (open, _) = open.split_for_parts();
+    let (protected, _) = protected.split_for_parts();
+    let open = open.with_state(state.clone());
+    let protected = protected
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), write_gate))
         .with_state(state.clone());

@@ -7,7 +7,6 @@ use utoipa::{IntoParams, IntoResponses, OpenApi};
 
 use super::error::Problem;
 use super::write::{BatchReceipt, EventReceipt, ReceiptOrBatch};
-use super::{cameras, devices, director_events, events, ops, sessions, stills, webhooks};
 
 /// `Idempotency-Key` request header.
 #[derive(IntoParams)]
@@ -122,18 +121,7 @@ Errors are RFC 9457 problem documents; `errors[].pointer` is a JSON pointer into
 (`/path/<param>` and `/headers/<name>` name the path and headers).",
         license(name = "MIT")
     ),
-    paths(
-        sessions::start_shoot, sessions::complete, sessions::get_session, sessions::get_journal,
-        cameras::join,
-        devices::register, devices::put_placement,
-        director_events::post,
-        stills::marker, stills::uploaded,
-        webhooks::live_director,
-        events::get_event,
-        ops::healthz, ops::readyz, ops::version, ops::metrics, ops::clock,
-    ),
     components(schemas(crate::domain::Violation, EventReceipt, BatchReceipt, ReceiptOrBatch)),
-    modifiers(&SecuritySchemes),
     tags(
         (name = "sessions", description = "Start Shoot, cameras joining, completion, reading a shoot back"),
         (name = "devices", description = "The device registry and camera placement"),
@@ -150,9 +138,10 @@ pub struct ApiDoc;
 /// device and admin bearer tokens everywhere; Standard Webhooks signatures
 /// on the routes Live Director and the still uploader call. Swagger UI's
 /// "Authorize" takes the admin token, which works for every operation.
-struct SecuritySchemes;
+pub(super) struct SecuritySchemes;
 
-const OPEN_PATHS: &[&str] = &["/healthz", "/readyz", "/v1/clock"];
+/// The protected routes that Live Director or the still uploader may call
+/// with a Standard Webhooks signature instead of a bearer token.
 const SIGNED_PATHS: &[&str] = &[
     "/v1/sessions",
     "/v1/sessions/{sessionKey}/complete",
@@ -164,9 +153,7 @@ const SIGNED_PATHS: &[&str] = &[
 
 impl utoipa::Modify for SecuritySchemes {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{
-            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
-        };
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
@@ -185,23 +172,35 @@ impl utoipa::Modify for SecuritySchemes {
                  `webhook-timestamp` headers; for Live Director and the still uploader",
             ))),
         );
-        for (path, item) in doc.paths.paths.iter_mut() {
-            if OPEN_PATHS.contains(&path.as_str()) {
-                continue;
-            }
-            let mut security = vec![SecurityRequirement::new("bearer", Vec::<String>::new())];
-            if SIGNED_PATHS.contains(&path.as_str()) {
-                security.push(SecurityRequirement::new("webhookSignature", Vec::<String>::new()));
-            }
-            for op in [&mut item.get, &mut item.post, &mut item.put].into_iter().flatten() {
-                op.security = Some(security.clone());
-            }
+    }
+}
+
+/// Every operation of `doc` (the protected routes) takes a bearer token,
+/// and those in [`SIGNED_PATHS`] a webhook signature too.
+fn require_credentials(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::SecurityRequirement;
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let mut security = vec![SecurityRequirement::new("bearer", Vec::<String>::new())];
+        if SIGNED_PATHS.contains(&path.as_str()) {
+            security.push(SecurityRequirement::new("webhookSignature", Vec::<String>::new()));
+        }
+        for op in [&mut item.get, &mut item.post, &mut item.put].into_iter().flatten() {
+            op.security = Some(security.clone());
         }
     }
 }
 
 /// The OpenAPI document, as served at `/openapi.json` and checked in at
-/// `openapi/openapi.json`.
+/// `openapi/openapi.json`: the info, tags and shared schemas of [`ApiDoc`],
+/// the operations of every route [`super::routes`] lists, and the security
+/// schemes.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let (open, protected) = super::routes();
+    let mut protected = protected.into_openapi();
+    require_credentials(&mut protected);
+    let mut doc = ApiDoc::openapi();
+    doc.merge(open.into_openapi());
+    doc.merge(protected);
+    utoipa::Modify::modify(&SecuritySchemes, &mut doc);
+    doc
 }
