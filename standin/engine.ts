@@ -3,6 +3,10 @@
 // It runs the project's real Convex functions with `convex-test` and adds what
 // a test library does not have but a long-running local backend needs:
 //   - function visibility (internal functions only for admin callers),
+//   - Convex's per-function transaction limits, with the real numbers and
+//     the real messages (convex-test counts, the engine rewords),
+//   - switchable deployment states for tests (standin/deployment.ts),
+//   - counts of how often each function body ran (tests: GET /_standin/stats),
 //   - one serial execution queue (every query, mutation and action runs alone,
 //     in arrival order, so every read sees a consistent, committed state),
 //   - a commit timestamp per transaction (the sync protocol's `ts`),
@@ -24,6 +28,18 @@ import { convexTest } from "convex-test";
 import { makeFunctionReference } from "convex/server";
 import { convexToJson, jsonToConvex } from "convex/values";
 
+import {
+  DeploymentState,
+  DISABLED_ERROR_MESSAGE_FREE_PLAN,
+  forbiddenInternalError,
+  INCOMPATIBLE_CONTRACT_OFFSET,
+  notFoundError,
+  notFoundMessage,
+  PAUSED_ERROR_MESSAGE,
+  SystemError,
+  wrongTypeError,
+} from "./deployment";
+
 export type FunctionKind = "query" | "mutation" | "action";
 
 /** Who is calling: the admin (deploy key), an (unverified) user, or nobody. */
@@ -32,9 +48,15 @@ export type Caller =
   | { kind: "user"; token: string; claims: Record<string, unknown> }
   | { kind: "none" };
 
+/**
+ * A call's outcome: a value, a function error (`system` absent: what the
+ * function threw, or a JsError the backend answers in its place), or an
+ * error of the request itself (`system`: not a function error; see
+ * standin/deployment.ts).
+ */
 export type RunResult =
   | { ok: true; value: unknown /* Convex JSON */; ts: bigint }
-  | { ok: false; message: string; errorData?: unknown /* Convex JSON */; ts: bigint };
+  | { ok: false; message: string; errorData?: unknown /* Convex JSON */; system?: SystemError; ts: bigint };
 
 type ModuleMap = Record<string, () => Promise<any>>;
 
@@ -46,11 +68,86 @@ interface ResolvedFunction {
 
 const log = (...a: unknown[]) => console.error(`[standin ${new Date().toISOString()}]`, ...a);
 
-export function notFoundMessage(udfPath: string): string {
-  return (
-    `Could not find public function for '${udfPath}'. ` +
-    "Did you forget to run `npx convex dev` or `npx convex deploy`?"
-  );
+export { notFoundMessage };
+
+/**
+ * A function path as the backend prints it in errors (`UdfPath::strip`,
+ * crates/convex/sync_types/src/udf_path.rs): no ".js" extension, no
+ * ":default".
+ */
+export function displayUdfPath(udfPath: string): string {
+  const i = udfPath.lastIndexOf(":");
+  let mod = i === -1 ? udfPath : udfPath.slice(0, i);
+  const name = i === -1 ? "default" : udfPath.slice(i + 1);
+  mod = mod.replace(/\.js$/, "");
+  return name === "default" ? mod : `${mod}:${name}`;
+}
+
+/**
+ * The per-function transaction limits of real Convex (crates/common/src/knobs.rs,
+ * main as of 2026-08), in convex-test's `transactionLimits` shape. convex-test
+ * 0.0.60's own defaults are the same numbers; they are spelled out so that
+ * the stand-in does not change with them.
+ */
+export const TRANSACTION_LIMITS = {
+  documentsRead: 32_000, // TRANSACTION_MAX_READ_SIZE_ROWS
+  bytesRead: 16 * 1024 * 1024, // TRANSACTION_MAX_READ_SIZE_BYTES
+  databaseQueries: 4_096, // TRANSACTION_MAX_READ_SET_INTERVALS (convex-test counts every query and get; the backend merges overlapping ranges)
+  documentsWritten: 16_000, // TRANSACTION_MAX_NUM_USER_WRITES
+  bytesWritten: 16 * 1024 * 1024, // TRANSACTION_MAX_USER_WRITE_SIZE_BYTES
+  functionsScheduled: 1_000, // TRANSACTION_MAX_NUM_SCHEDULED
+  scheduledFunctionArgsBytes: 16 * 1024 * 1024, // TRANSACTION_MAX_SCHEDULED_TOTAL_ARGUMENT_SIZE_BYTES
+};
+
+// crates/database/src/reads.rs, OVER_LIMIT_HELP
+const OVER_LIMIT_HELP =
+  "Consider using smaller limits in your queries, paginating your queries, or using indexed queries " +
+  "with a selective index range expressions.";
+
+/** 16777216 -> "16 MiB", as crates/common/src/fmt.rs `format_bytes` does for whole units. */
+function formatBytes(n: number): string {
+  for (const [size, unit] of [
+    [1 << 30, "GiB"],
+    [1_000_000_000, "GB"],
+    [1 << 20, "MiB"],
+    [1_000_000, "MB"],
+    [1 << 10, "KiB"],
+    [1_000, "KB"],
+  ] as const) {
+    if (n >= size && n % size === 0) return `${n / size} ${unit}`;
+  }
+  return `${n} bytes`;
+}
+
+/**
+ * convex-test's transaction-limit messages, reworded as the backend words
+ * them (crates/database/src/reads.rs `record_read_document` /
+ * `record_indexed_directly`, crates/database/src/writes.rs). In both, the
+ * limit is hit inside a database call and thrown into the function as an
+ * Error, so an uncaught one ends as "Uncaught Error: <message>". Other
+ * messages are returned unchanged.
+ */
+export function realLimitMessage(message: string): string {
+  const help = "This is a Convex limit: https://docs.convex.dev/production/state/limits";
+  const rules: [RegExp, (n: number) => string][] = [
+    [/Read too much data in a single function execution \(limit: (\d+) bytes\)\. /, (n) =>
+      `Too many bytes read in a single function execution (limit: ${n} bytes). ${OVER_LIMIT_HELP}`],
+    [/Scanned too many documents in a single function execution \(limit: (\d+)\)\. /, (n) =>
+      `Too many documents read in a single function execution (limit: ${n}). ${OVER_LIMIT_HELP}`],
+    [/Too many index ranges read in a single function execution \(limit: (\d+)\)\. /, (n) =>
+      `Too many reads in a single function execution (limit: ${n}). ${OVER_LIMIT_HELP}`],
+    [/Wrote too many documents in a single function execution \(limit: (\d+)\)\. /, (n) =>
+      `Too many writes in a single function execution (limit: ${n})`],
+    [/Wrote too much data in a single function execution \(limit: (\d+) bytes\)\. /, (n) =>
+      `Too many bytes written in a single function execution (limit: ${formatBytes(n)})`],
+  ];
+  for (const [re, real] of rules) {
+    const m = re.exec(message);
+    if (m !== null && message.includes(help)) {
+      return message.slice(0, m.index) + real(Number(m[1])) + message.slice(m.index + m[0].length + help.length);
+    }
+  }
+  return message;
 }
 
 /** "dir/mod.js:fn" | "dir/mod:fn" | "dir/mod" -> "dir/mod:fn" (default export: "default"). */
@@ -117,7 +214,23 @@ export interface EngineOptions {
   modules: ModuleMap;
   schema: unknown;
   statePath?: string;
+  /** Start in this deployment state (tests only; default "running"). */
+  deploymentState?: DeploymentState;
+  /** Answer missing functions as the current backend does by default (knob UDF_404_ON_BAD_PATH). */
+  udf404OnBadPath?: boolean;
+  /** Tests only: fail every mutation carrying an event with this label or text (README, Fault injection). */
+  faultThrowOn?: string;
 }
+
+/** Stand-in statistics (tests): how often function bodies ran. */
+export interface ExecutionStats {
+  /** canonical udfPath ("ingest:applyBatch") -> times its handler was entered. */
+  executions: Record<string, number>;
+  /** eventId -> times an `ingest:applyBatch` execution included it. */
+  eventExecutions: Record<string, number>;
+}
+
+const INSTRUMENTED = Symbol.for("shootlog.standin.instrumented");
 
 export class Engine {
   private t: any;
@@ -132,11 +245,17 @@ export class Engine {
   private stateFd: number | null = null;
   private statePath?: string;
   private persisting = false;
-  /** Highest timestamp handed out (commit ts or observed), ns since epoch. */
+  /** Highest timestamp handed out (commit ts, or the start time), ns since epoch. */
   public ts: bigint;
   /** Called after every top-level commit, inside the execution queue. */
   public onCommit: ((ts: bigint) => void) | null = null;
   public stats = { commits: 0, records: 0 };
+  /** The deployment state (tests only, see standin/deployment.ts). */
+  public deployment: DeploymentState;
+  private udf404OnBadPath: boolean;
+  private faultThrowOn?: string;
+  private executions = new Map<string, number>();
+  private eventExecutions = new Map<string, number>();
 
   // Indexes over committed documents.
   private tableIds = new Map<string, Set<string>>();
@@ -148,25 +267,80 @@ export class Engine {
     // convex-test calls a module's loader on every function call; under tsx
     // each dynamic import() is a round trip to the loader-hooks thread
     // (~1-2 ms of latency per call). Load each module once.
-    this.modules = Object.fromEntries(
-      Object.entries(opts.modules).map(([k, load]) => {
-        let loaded: Promise<any> | null = null;
-        return [k, () => (loaded ??= load())];
-      }),
-    );
-    this.statePath = opts.statePath;
-    const keys = Object.keys(this.modules);
-    const gen = keys.find((k) => k.includes("_generated"));
+    // Each function's handler is wrapped on load to count its executions.
+    const gen = Object.keys(opts.modules).find((k) => k.includes("_generated"));
     if (gen === undefined) {
       throw new Error('the module map has no "_generated" entry (convex-test needs one)');
     }
     this.moduleRoot = gen.split("_generated", 2)[0];
+    this.modules = Object.fromEntries(
+      Object.entries(opts.modules).map(([k, load]) => {
+        let loaded: Promise<any> | null = null;
+        const modPath = k.startsWith(this.moduleRoot)
+          ? k.slice(this.moduleRoot.length).replace(/\.[^./]+$/, "")
+          : null;
+        return [
+          k,
+          () =>
+            (loaded ??= load().then((m) => {
+              if (modPath !== null && !modPath.includes("_generated")) this.instrument(modPath, m);
+              return m;
+            })),
+        ];
+      }),
+    );
+    this.statePath = opts.statePath;
+    this.deployment = opts.deploymentState ?? "running";
+    this.udf404OnBadPath = opts.udf404OnBadPath === true;
+    this.faultThrowOn = opts.faultThrowOn;
     for (const [k, loader] of Object.entries(this.modules)) {
       if (!k.startsWith(this.moduleRoot)) continue;
       this.loaders.set(k.slice(this.moduleRoot.length).replace(/\.[^./]+$/, ""), loader);
     }
-    this.t = convexTest(opts.schema as any, this.modules as any);
+    this.t = convexTest({
+      schema: opts.schema as any,
+      modules: this.modules as any,
+      transactionLimits: TRANSACTION_LIMITS,
+    });
     this.ts = BigInt(Date.now()) * 1_000_000n;
+  }
+
+  /** Wraps every registered function's handler of module `modPath` to count its runs. */
+  private instrument(modPath: string, m: Record<string, any>) {
+    for (const [name, f] of Object.entries(m ?? {})) {
+      if (f === null || (typeof f !== "function" && typeof f !== "object")) continue;
+      if (!(f.isQuery || f.isMutation || f.isAction) || typeof f._handler !== "function") continue;
+      if (f[INSTRUMENTED]) continue;
+      const canonical = `${modPath}:${name}`;
+      const handler = f._handler;
+      const engine = this;
+      f._handler = function (ctx: unknown, args: unknown) {
+        engine.countExecution(canonical, args);
+        return handler.call(this, ctx, args);
+      };
+      f[INSTRUMENTED] = true;
+    }
+  }
+
+  private countExecution(canonical: string, args: unknown) {
+    this.executions.set(canonical, (this.executions.get(canonical) ?? 0) + 1);
+    if (canonical !== "ingest:applyBatch") return;
+    const events = (args as { events?: unknown } | null)?.events;
+    if (!Array.isArray(events)) return;
+    const ids = new Set<string>();
+    for (const e of events) {
+      const id = (e as { eventId?: unknown } | null)?.eventId;
+      if (typeof id === "string") ids.add(id);
+    }
+    for (const id of ids) this.eventExecutions.set(id, (this.eventExecutions.get(id) ?? 0) + 1);
+  }
+
+  /** How often each function body ran, and each event was in an applyBatch run (since start). */
+  executionStats(): ExecutionStats {
+    return {
+      executions: Object.fromEntries(this.executions),
+      eventExecutions: Object.fromEntries(this.eventExecutions),
+    };
   }
 
   static async create(opts: EngineOptions): Promise<Engine> {
@@ -550,17 +724,40 @@ export class Engine {
    * `args` is the Convex JSON of the argument object.
    */
   async run(kind: FunctionKind, udfPath: string, args: unknown, caller: Caller): Promise<RunResult> {
-    const f = await this.resolve(udfPath);
+    // The order of the backend's checks (crates/udf/src/validation.rs,
+    // `ValidatedPathAndArgs::new_with_returns_validator`): the deployment's
+    // state first, then the path, then visibility and the caller's rights,
+    // then the kind of function.
+    if (this.deployment === "paused") return { ok: false, message: PAUSED_ERROR_MESSAGE, ts: this.ts };
+    if (this.deployment === "over_limits") {
+      return { ok: false, message: DISABLED_ERROR_MESSAGE_FREE_PLAN, ts: this.ts };
+    }
+    const f = this.deployment === "functions_missing" ? null : await this.resolve(udfPath);
     if (f === null || (f.isInternal && caller.kind !== "admin")) {
-      return { ok: false, message: notFoundMessage(udfPath), ts: this.ts };
+      const shown = displayUdfPath(udfPath);
+      if (this.udf404OnBadPath) {
+        const system = notFoundError(shown);
+        return { ok: false, message: system.message, system, ts: this.ts };
+      }
+      return { ok: false, message: notFoundMessage(shown), ts: this.ts };
+    }
+    if (f.isInternal && this.deployment === "forbidden_internal") {
+      const system = forbiddenInternalError(kind);
+      return { ok: false, message: system.message, system, ts: this.ts };
     }
     if (f.kind !== kind) {
       const cap = (s: string) => s[0].toUpperCase() + s.slice(1);
-      return {
-        ok: false,
-        message: `Trying to execute ${f.canonical} as ${cap(kind)}, but it is defined as ${cap(f.kind)}.`,
-        ts: this.ts,
-      };
+      const message = `Trying to execute ${f.canonical} as ${cap(kind)}, but it is defined as ${cap(f.kind)}.`;
+      if (this.udf404OnBadPath) {
+        const system = wrongTypeError(message);
+        return { ok: false, message, system, ts: this.ts };
+      }
+      return { ok: false, message, ts: this.ts };
+    }
+    const fault = injectedFault(this.faultThrowOn, kind, args);
+    if (fault !== null) {
+      log(`${kind} ${f.canonical} failed: ${fault}`);
+      return { ok: false, message: fault, ts: this.ts };
     }
     let decoded: unknown;
     try {
@@ -577,7 +774,16 @@ export class Engine {
           : kind === "mutation"
             ? await acc.mutation(ref, decoded)
             : await acc.action(ref, decoded);
-      return { ok: true, value: value === undefined ? null : convexToJson(value as any), ts: this.ts };
+      let json = value === undefined ? null : convexToJson(value as any);
+      if (this.deployment === "incompatible" && f.canonical === "contract:handshake") {
+        // Test-only substitution: a deployment running the functions of
+        // another contract version (README, Fault injection).
+        const v = json as { contractVersion?: unknown } | null;
+        if (v !== null && typeof v === "object" && typeof v.contractVersion === "number") {
+          json = { ...v, contractVersion: v.contractVersion + INCOMPATIBLE_CONTRACT_OFFSET } as any;
+        }
+      }
+      return { ok: true, value: json, ts: this.ts };
     } catch (err) {
       const d = describeError(err);
       if (kind !== "query") {
@@ -588,11 +794,27 @@ export class Engine {
     }
   }
 
-  /** Raises the clock to at least `ts` (a client's maxObservedTimestamp). */
-  observe(ts: bigint) {
-    if (ts > this.ts) this.ts = ts;
-    if (ts > this.tm._lastCommitTs) this.tm._lastCommitTs = ts;
+  /**
+   * The latest timestamp this deployment knows: every ts it ever handed out
+   * (commit timestamps, Transition versions) is at or below it.
+   */
+  latestTimestamp(): bigint {
+    return this.ts;
   }
+}
+
+/**
+ * Fault injection (tests only): the message of the Error a mutation throws
+ * when one of its `events` has `label` or `text` equal to `needle`, or null.
+ */
+function injectedFault(needle: string | undefined, kind: FunctionKind, args: unknown): string | null {
+  if (needle === undefined || kind !== "mutation") return null;
+  const events = (args as { events?: unknown } | null)?.events;
+  if (!Array.isArray(events)) return null;
+  const hit = events.some(
+    (e) => typeof e === "object" && e !== null && ((e as any).label === needle || (e as any).text === needle),
+  );
+  return hit ? `Uncaught Error: injected fault: an event carries ${JSON.stringify(needle)}` : null;
 }
 
 function describeError(err: unknown): { ok: false; message: string; errorData?: unknown } {
@@ -609,7 +831,7 @@ function describeError(err: unknown): { ok: false; message: string; errorData?: 
       return { ok: false, message: `Uncaught ConvexError: ${e.message}`, errorData: data };
     }
     const name = typeof e.name === "string" && e.name !== "" ? e.name : "Error";
-    const message = typeof e.message === "string" ? e.message : String(err);
+    const message = realLimitMessage(typeof e.message === "string" ? e.message : String(err));
     return { ok: false, message: `Uncaught ${name}: ${message}` };
   }
   return { ok: false, message: `Uncaught ${String(err)}` };

@@ -19,6 +19,7 @@ import { pathToFileURL } from "node:url";
 
 import { WebSocket, WebSocketServer } from "ws";
 
+import { DEPLOYMENT_STATES, DeploymentState, isDeploymentState, SystemError } from "./deployment";
 import { b64u64, Caller, Engine, FunctionKind, RunResult } from "./engine";
 
 // Keep stdout for the ready line only.
@@ -39,6 +40,8 @@ interface Options {
   logFile?: string;
   verbose: boolean;
   faultThrowOn?: string;
+  deploymentState: DeploymentState;
+  udf404OnBadPath: boolean;
 }
 
 function usage(code: number): never {
@@ -49,6 +52,10 @@ function usage(code: number): never {
       "       STANDIN_LOG_FILE, STANDIN_STACK_TRACES=1, STANDIN_VERBOSE=1\n" +
       "  tests only: STANDIN_FAULT_THROW_ON=S makes every mutation whose events include one with\n" +
       "       label or text S throw an Error before it runs (see README, Fault injection)\n" +
+      "  tests only: --deployment-state S / STANDIN_DEPLOYMENT_STATE=S starts in state S, one of\n" +
+      `       ${DEPLOYMENT_STATES.join(", ")} (also POST /_standin/deployment)\n` +
+      "  --udf-404-on-bad-path / STANDIN_UDF_404_ON_BAD_PATH=1: answer missing functions as the current\n" +
+      "       backend does by default (HTTP 404; on the sync socket the connection is closed)\n" +
       "  (development: --modules FILE / STANDIN_MODULES loads another module map than standin/modules.ts)\n",
   );
   process.exit(code);
@@ -67,6 +74,8 @@ function parseOptions(argv: string[]): Options {
     logFile: env.STANDIN_LOG_FILE || undefined,
     verbose: env.STANDIN_VERBOSE === "1",
     faultThrowOn: env.STANDIN_FAULT_THROW_ON || undefined,
+    deploymentState: (env.STANDIN_DEPLOYMENT_STATE || "running") as DeploymentState,
+    udf404OnBadPath: env.STANDIN_UDF_404_ON_BAD_PATH === "1",
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -106,6 +115,12 @@ function parseOptions(argv: string[]): Options {
       case "--verbose":
         o.verbose = true;
         break;
+      case "--deployment-state":
+        o.deploymentState = value() as DeploymentState;
+        break;
+      case "--udf-404-on-bad-path":
+        o.udf404OnBadPath = true;
+        break;
       case "-h":
       case "--help":
         usage(0);
@@ -122,6 +137,10 @@ function parseOptions(argv: string[]): Options {
     process.stderr.write(`refusing to bind ${o.host}: the stand-in listens on loopback only\n`);
     process.exit(2);
   }
+  if (!isDeploymentState(o.deploymentState)) {
+    process.stderr.write(`unknown deployment state ${o.deploymentState}: one of ${DEPLOYMENT_STATES.join(", ")}\n`);
+    process.exit(2);
+  }
   if (o.adminKey === "") {
     process.stderr.write("the admin key must not be empty\n");
     process.exit(2);
@@ -130,20 +149,6 @@ function parseOptions(argv: string[]): Options {
 }
 
 // ------------------------------------------------------------------ helpers
-
-/**
- * Fault injection (tests only): the message of the Error a mutation throws
- * when one of its `events` has `label` or `text` equal to `needle`, or null.
- */
-function injectedFault(needle: string | undefined, kind: FunctionKind, args: unknown): string | null {
-  if (needle === undefined || kind !== "mutation") return null;
-  const events = (args as { events?: unknown } | null)?.events;
-  if (!Array.isArray(events)) return null;
-  const hit = events.some(
-    (e) => typeof e === "object" && e !== null && ((e as any).label === needle || (e as any).text === needle),
-  );
-  return hit ? `Uncaught Error: injected fault: an event carries ${JSON.stringify(needle)}` : null;
-}
 
 /** Unverified JWT claims (the stand-in does not check signatures). */
 function jwtClaims(token: string): Record<string, unknown> | null {
@@ -198,7 +203,16 @@ class Session {
   }
 }
 
-type QueryOutcome = { key: string; mod: Record<string, unknown> };
+/** A query evaluation: the modification to send, or an error that ends the socket. */
+type QueryModification = Record<string, unknown> | { system: SystemError };
+const isSystem = (m: QueryModification): m is { system: SystemError } => "system" in m;
+
+/** The sync socket ended by an error of a request (not a function error). */
+class SocketEnded extends Error {
+  constructor(public system: SystemError) {
+    super(system.message);
+  }
+}
 
 class StandIn {
   sessions = new Set<Session>();
@@ -210,7 +224,7 @@ class StandIn {
   private async evalQuery(
     s: Session,
     sub: Subscription,
-    cache: Map<string, Record<string, unknown>>,
+    cache: Map<string, QueryModification>,
   ): Promise<Record<string, unknown>> {
     const key = `${callerKey(s.caller)}\u0000${sub.udfPath}\u0000${sub.argsKey}`;
     let mod = cache.get(key);
@@ -218,22 +232,25 @@ class StandIn {
       const r = await this.engine.run("query", sub.udfPath, sub.args, s.caller);
       mod = r.ok
         ? { type: "QueryUpdated", value: r.value, logLines: [], journal: null }
-        : {
-            type: "QueryFailed",
-            errorMessage: r.message,
-            logLines: [],
-            journal: null,
-            ...(r.errorData !== undefined ? { errorData: r.errorData } : {}),
-          };
+        : r.system !== undefined
+          ? { system: r.system }
+          : {
+              type: "QueryFailed",
+              errorMessage: r.message,
+              logLines: [],
+              journal: null,
+              ...(r.errorData !== undefined ? { errorData: r.errorData } : {}),
+            };
       cache.set(key, mod);
     }
+    if (isSystem(mod)) throw new SocketEnded(mod.system);
     return mod;
   }
 
   /** Re-runs queries of `s` (all, or only `only`) and returns the changed ones. */
   private async refresh(
     s: Session,
-    cache: Map<string, Record<string, unknown>>,
+    cache: Map<string, QueryModification>,
     only?: Set<number>,
   ): Promise<Record<string, unknown>[]> {
     const mods: Record<string, unknown>[] = [];
@@ -264,11 +281,18 @@ class StandIn {
 
   /** After a commit: push changed query results (and the new ts) to every session. */
   async broadcast() {
-    const cache = new Map<string, Record<string, unknown>>();
+    const cache = new Map<string, QueryModification>();
     const ts = this.engine.ts;
     for (const s of this.sessions) {
       if (s.dead) continue;
-      const mods = s.queries.size > 0 ? await this.refresh(s, cache) : [];
+      let mods: Record<string, unknown>[];
+      try {
+        mods = s.queries.size > 0 ? await this.refresh(s, cache) : [];
+      } catch (err) {
+        if (!(err instanceof SocketEnded)) throw err;
+        this.endSocket(s, err.system);
+        continue;
+      }
       this.transition(s, { ...s.version, ts }, mods);
     }
   }
@@ -280,16 +304,57 @@ class StandIn {
     setTimeout(() => s.ws.close(1011, "FatalError"), 50).unref();
   }
 
+  /**
+   * Ends a socket the way the backend's `run_sync_socket` does when its sync
+   * worker fails with an error of the request (crates/local_backend/src/subs/mod.rs):
+   * a `FatalError` first if the error is a deterministic user error, then a
+   * close frame with the error's close code and short code as reason.
+   */
+  endSocket(s: Session, e: SystemError) {
+    log(`session ${s.id}: closing (${e.closeCode} ${e.code}): ${e.message}`);
+    if (e.fatal) s.send({ type: "FatalError", error: e.message });
+    s.dead = true;
+    if (s.ws.readyState === WebSocket.OPEN) s.ws.close(e.closeCode, e.code);
+  }
+
   /** One client message; runs inside the engine's serial queue. */
   async handle(s: Session, msg: any) {
     if (s.dead) return;
+    try {
+      await this.handleMessage(s, msg);
+    } catch (err) {
+      if (!(err instanceof SocketEnded)) throw err;
+      this.endSocket(s, err.system);
+    }
+  }
+
+  private async handleMessage(s: Session, msg: any) {
     switch (msg?.type) {
       case "Connect": {
         s.sessionId = String(msg.sessionId ?? "");
-        const observed = decodeTs(msg.maxObservedTimestamp);
-        if (observed !== null) this.engine.observe(observed);
         if (this.opts.verbose) {
           log(`session ${s.id}: Connect ${s.sessionId} #${msg.connectionCount} (${msg.lastCloseReason})`);
+        }
+        // A client that has seen a later timestamp than this deployment knows
+        // talked to a deployment with writes this one lacks: serving it would
+        // break linearizability. The backend refuses with a plain internal
+        // error (crates/sync/src/worker.rs, `handle_message`, Connect), so
+        // there is no message, and the socket closes with 1011
+        // "InternalServerError" (crates/errors/src/lib.rs, `close_frame`).
+        const observed = decodeTs(msg.maxObservedTimestamp);
+        const latest = this.engine.latestTimestamp();
+        if (observed !== null && observed > latest) {
+          log(
+            `session ${s.id}: Client has observed a timestamp Timestamp(${observed}) ahead of the backend ` +
+              `latest known timestamp Timestamp(${latest})`,
+          );
+          throw new SocketEnded({
+            status: 500,
+            code: "InternalServerError",
+            message: "Your request couldn't be completed. Try again later.",
+            fatal: false,
+            closeCode: 1011,
+          });
         }
         return;
       }
@@ -361,8 +426,9 @@ class StandIn {
         const kind: FunctionKind = msg.type === "Mutation" ? "mutation" : "action";
         const args = Array.isArray(msg.args) ? (msg.args[0] ?? {}) : (msg.args ?? {});
         const commitsBefore = this.engine.stats.commits;
-        const r = await this.run(kind, String(msg.udfPath), args, s.caller);
+        const r = await this.engine.run(kind, String(msg.udfPath), args, s.caller);
         if (this.opts.verbose) log(`session ${s.id}: ${msg.type} ${msg.udfPath} -> ${r.ok ? "ok" : r.message}`);
+        if (!r.ok && r.system !== undefined) throw new SocketEnded(r.system);
         const base = { requestId: msg.requestId, logLines: [] as string[] };
         if (kind === "mutation") {
           s.send(
@@ -406,17 +472,52 @@ class StandIn {
     }
   }
 
-  /** Runs a call through the engine, unless a test fault applies to it. */
-  private async run(kind: FunctionKind, udfPath: string, args: unknown, caller: Caller): Promise<RunResult> {
-    const fault = injectedFault(this.opts.faultThrowOn, kind, args);
-    if (fault !== null) {
-      log(`${kind} ${udfPath} failed: ${fault}`);
-      return { ok: false, message: fault, ts: this.engine.ts };
-    }
-    return this.engine.run(kind, udfPath, args, caller);
-  }
-
   // ----------------------------------------------------------------- HTTP API
+
+  /**
+   * Test-only control routes (README, "Fault injection"): not part of
+   * Convex. Both go through the execution queue, so they take effect after
+   * (and report on) everything that arrived before them.
+   *   GET  /_standin/deployment            -> {"state"}
+   *   POST /_standin/deployment {"state"}  -> {"state"} (the new one)
+   *   GET  /_standin/stats                 -> {"executions", "eventExecutions"}
+   */
+  private async handleControl(
+    req: http.IncomingMessage,
+    url: URL,
+    reply: (status: number, body: unknown) => void,
+  ) {
+    if (url.pathname === "/_standin/stats" && req.method === "GET") {
+      return reply(200, await this.engine.enqueue(() => this.engine.executionStats()));
+    }
+    if (url.pathname === "/_standin/deployment" && req.method === "GET") {
+      return reply(200, { state: this.engine.deployment });
+    }
+    if (url.pathname === "/_standin/deployment" && req.method === "POST") {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      let state: unknown;
+      try {
+        state = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}")?.state;
+      } catch {
+        return reply(400, { code: "BadJsonBody", message: "The request body is not valid JSON" });
+      }
+      if (!isDeploymentState(state)) {
+        return reply(400, {
+          code: "BadDeploymentState",
+          message: `state must be one of ${DEPLOYMENT_STATES.join(", ")}; got ${JSON.stringify(state)}`,
+        });
+      }
+      const now = await this.engine.enqueue(() => {
+        const before = this.engine.deployment;
+        this.engine.deployment = state;
+        if (before !== state) log(`deployment state: ${before} -> ${state}`);
+        return state;
+      });
+      return reply(200, { state: now });
+    }
+    return reply(404, { code: "NotFound", message: `No route for ${req.method} ${url.pathname}` });
+  }
 
   private httpCaller(req: http.IncomingMessage): Caller | "bad-key" {
     const h = req.headers.authorization;
@@ -438,6 +539,7 @@ class StandIn {
       res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(text) });
       res.end(text);
     };
+    if (url.pathname.startsWith("/_standin/")) return this.handleControl(req, url, reply);
     if (req.method === "GET" || req.method === "HEAD") {
       switch (url.pathname) {
         case "/health":
@@ -477,12 +579,13 @@ class StandIn {
     const args = Array.isArray(body.args) ? (body.args[0] ?? {}) : (body.args ?? {});
     const r = await this.engine.enqueue(async () => {
       const before = this.engine.stats.commits;
-      const r = await this.run(kind, body.path, args, caller);
+      const r = await this.engine.run(kind, body.path, args, caller);
       if (this.engine.stats.commits !== before) await this.broadcast();
       return r;
     });
     if (this.opts.verbose) log(`http ${kind} ${body.path} -> ${r.ok ? "ok" : r.message}`);
     if (r.ok) return reply(200, { status: "success", value: r.value, logLines: [] });
+    if (r.system !== undefined) return reply(r.system.status, { code: r.system.code, message: r.system.message });
     return reply(560, {
       status: "error",
       errorMessage: r.message,
@@ -554,7 +657,14 @@ async function main() {
   // costs about a third of an ingest's time. No stacks unless asked for.
   Error.stackTraceLimit = opts.stackTraces ? 20 : 0;
   const { modules, schema } = await loadModules(opts.modules);
-  const engine = await Engine.create({ modules, schema, statePath: opts.state });
+  const engine = await Engine.create({
+    modules,
+    schema,
+    statePath: opts.state,
+    deploymentState: opts.deploymentState,
+    udf404OnBadPath: opts.udf404OnBadPath,
+    faultThrowOn: opts.faultThrowOn,
+  });
   const standin = new StandIn(engine, opts);
 
   const server = http.createServer((req, res) => {
@@ -568,8 +678,11 @@ async function main() {
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
 
   server.on("upgrade", (req, socket, head) => {
+    // `/api/sync` (the Rust client) and `/api/<client version>/sync` (the JS
+    // client: `/api/1.48.0/sync`), as crates/local_backend/src/router.rs
+    // routes them; the version segment is not interpreted.
     const p = new URL(req.url ?? "/", "http://localhost").pathname;
-    if (p !== "/api/sync") {
+    if (!/^\/api\/(?:[^/]+\/)?sync$/.test(p)) {
       socket.end("HTTP/1.1 404 Not Found\r\n\r\n");
       return;
     }
@@ -620,7 +733,8 @@ async function main() {
   process.stdout.write(`CONVEX_STANDIN_URL=http://${hostForUrl}:${addr.port}\n`);
   log(
     `listening on http://${hostForUrl}:${addr.port} (sync: ws://${hostForUrl}:${addr.port}/api/sync); ` +
-      (opts.state ? `state file ${opts.state}` : "in-memory (no --state)"),
+      (opts.state ? `state file ${opts.state}` : "in-memory (no --state)") +
+      (opts.deploymentState !== "running" ? `; deployment state ${opts.deploymentState} (tests only)` : ""),
   );
 
   let stopping = false;
