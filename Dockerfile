@@ -19,6 +19,8 @@ ENV SHOOTLOG_GIT_COMMIT=${SHOOTLOG_GIT_COMMIT} \
 # Only what the binary is built from (Swagger UI is vendored: no download).
 COPY Cargo.toml Cargo.lock rustfmt.toml build.rs ./
 COPY src ./src
+# The build id of the Convex functions this checkout holds (for GET /version).
+COPY convex/buildId.ts ./convex/buildId.ts
 # The registry and target caches survive between builds (BuildKit); the
 # binary is copied out of the cache mount.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \

@@ -148,6 +148,11 @@ pub struct LedgerConfig {
     #[arg(long, env = "SHOOTLOG_LEDGER_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub ledger_timeout_secs: u64,
 
+    /// How often the ledger handshake runs while the ledger is connected, in
+    /// seconds (it also runs after every failed call).
+    #[arg(long, env = "SHOOTLOG_LEDGER_CHECK_SECS", default_value_t = limits::LEDGER_CHECK_SECS, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub ledger_check_secs: u64,
+
     /// Most events per ledger call.
     #[arg(long, env = "SHOOTLOG_BATCH_SIZE", default_value_t = limits::LEDGER_BATCH_MAX, value_parser = clap::value_parser!(u32).range(1..=limits::LEDGER_BATCH_MAX as i64))]
     pub batch_size: u32,
@@ -160,6 +165,10 @@ pub enum ConfigError {
     ConvexUrl(String),
     #[error("CONVEX_DEPLOY_KEY is set but CONVEX_URL is not")]
     KeyWithoutUrl,
+    #[error(
+        "CONVEX_URL is set but CONVEX_DEPLOY_KEY is not: the service calls internal functions and needs the deployment's deploy key (Convex dashboard → Settings → Deploy keys)"
+    )]
+    UrlWithoutKey,
 }
 
 impl ServeConfig {
@@ -168,6 +177,9 @@ impl ServeConfig {
             let ok = ["http://", "https://", "ws://", "wss://"].iter().any(|p| url.starts_with(p)) && url.len() > 8;
             if !ok {
                 return Err(ConfigError::ConvexUrl(url.clone()));
+            }
+            if self.ledger.convex_deploy_key.as_deref().is_none_or(|k| k.trim().is_empty()) {
+                return Err(ConfigError::UrlWithoutKey);
             }
         } else if self.ledger.convex_deploy_key.is_some() {
             return Err(ConfigError::KeyWithoutUrl);

@@ -72,6 +72,15 @@ pub const JOURNAL_PAGE_MAX: u32 = 1000;
 /// write, which the forwarder retries anyway.
 pub const LEDGER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The longest a ledger handshake may take before the deployment counts as
+/// unreachable.
+pub const LEDGER_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default of how often the forwarder runs the ledger handshake while the
+/// ledger is connected, in seconds (it also runs one after every failed
+/// call, and before any event is settled as `ledger_exception`).
+pub const LEDGER_CHECK_SECS: u64 = 30;
+
 /// Longest wait for in-flight requests after a shutdown signal.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(25);
 

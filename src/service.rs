@@ -14,7 +14,7 @@ use crate::config::{LedgerConfig, ServeConfig};
 use crate::domain::Millis;
 use crate::forwarder::{Forwarder, ForwarderOptions};
 use crate::journal::{Journal, JournalOptions};
-use crate::ledger::{ConvexLedger, ConvexSettings, Ledger, NoLedger};
+use crate::ledger::{ConvexLedger, ConvexSettings, Ledger, LedgerState, NoLedger};
 use crate::limits::{DRAIN_GRACE, DRAIN_LINGER};
 use crate::telemetry::Metrics;
 
@@ -41,7 +41,11 @@ pub fn open_journal(cfg: &ServeConfig) -> anyhow::Result<Journal> {
 }
 
 fn forwarder_options(cfg: &LedgerConfig) -> ForwarderOptions {
-    ForwarderOptions { batch_size: cfg.batch_size, ..ForwarderOptions::default() }
+    ForwarderOptions {
+        batch_size: cfg.batch_size,
+        check_interval: Duration::from_secs(cfg.ledger_check_secs),
+        ..ForwarderOptions::default()
+    }
 }
 
 /// Runs the service until `shutdown` resolves, then drains: new writes get
@@ -198,6 +202,55 @@ pub async fn replay(cfg: ServeConfig, session: Option<String>) -> anyhow::Result
     journal.close().await;
     anyhow::ensure!(d.pending == 0, "{} events still pending", d.pending);
     Ok(())
+}
+
+/// How `shootlog check` ends: 0 when the ledger is usable, otherwise a code
+/// per reason, so that a deploy pipeline can tell them apart.
+pub fn check_exit_code(state: LedgerState, round_trip_ok: bool) -> u8 {
+    match state {
+        LedgerState::Connected if round_trip_ok => 0,
+        LedgerState::Connected => 6,
+        LedgerState::None => 1,
+        LedgerState::Unreachable => 2,
+        LedgerState::Unauthorized => 3,
+        LedgerState::Unusable => 4,
+        LedgerState::Incompatible => 5,
+    }
+}
+
+/// `shootlog check`: the handshake and one harmless round trip against the
+/// configured deployment; prints the deployment report (JSON) and answers
+/// the exit code of [`check_exit_code`].
+pub async fn check(cfg: ServeConfig) -> anyhow::Result<u8> {
+    cfg.validate()?;
+    anyhow::ensure!(cfg.ledger.convex_url.is_some(), "check needs a ledger: set CONVEX_URL and CONVEX_DEPLOY_KEY");
+    let journal = open_journal(&cfg)?;
+    let ledger = connect_ledger(&cfg.ledger).await?;
+    let status = ledger.check().await;
+    let round_trip = match status.state {
+        LedgerState::Connected => Some(ledger.round_trip().await),
+        _ => None,
+    };
+    let report = api::ops::DeploymentReport::gather(&journal, ledger.as_ref(), 0)
+        .await
+        .map_err(|e| anyhow::anyhow!("the journal report: {e}"))?;
+    let mut doc = serde_json::to_value(&report)?;
+    if let Some(rt) = &round_trip {
+        doc["ledger"]["roundTrip"] = match rt {
+            Ok(d) => {
+                serde_json::json!({"ok": true, "path": crate::ledger::RECEIPT_QUERY, "ms": d.as_secs_f64() * 1000.0})
+            }
+            Err(e) => serde_json::json!({"ok": false, "path": crate::ledger::RECEIPT_QUERY, "error": e.to_string()}),
+        };
+    }
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    journal.close().await;
+    let code = check_exit_code(status.state, round_trip.as_ref().is_some_and(Result::is_ok));
+    if code != 0 {
+        let why = status.reason.unwrap_or_else(|| "the round trip over the sync socket failed".into());
+        eprintln!("ledger {}: {why}", status.state.as_str());
+    }
+    Ok(code)
 }
 
 /// `shootlog token --device ID`: a new random device token and the line (its

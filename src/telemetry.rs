@@ -59,6 +59,10 @@ pub struct Gauges {
     pub journal_commits: u64,
     pub ledger_configured: bool,
     pub ledger_connected: bool,
+    /// Every ledger state by name, and whether it is the current one.
+    pub ledger_states: Vec<(&'static str, bool)>,
+    /// How often the ledger's state changed since start.
+    pub ledger_state_changes: u64,
 }
 
 impl Metrics {
@@ -120,11 +124,26 @@ impl Metrics {
             ("shootlog_journal_rejected", "Rejected entries kept in the journal.", g.rejected_kept),
             ("shootlog_journal_commits", "Journal transactions committed since start.", g.journal_commits),
             ("shootlog_ledger_configured", "1 if a ledger is configured.", u64::from(g.ledger_configured)),
-            ("shootlog_ledger_connected", "1 if the ledger connection is up.", u64::from(g.ledger_connected)),
+            (
+                "shootlog_ledger_connected",
+                "1 if the ledger's last handshake found it usable.",
+                u64::from(g.ledger_connected),
+            ),
         ];
         for (name, help, v) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }
+        let name = "shootlog_ledger_state";
+        let _ = writeln!(out, "# HELP {name} 1 for the ledger's current state, 0 for the others.\n# TYPE {name} gauge");
+        for (state, current) in &g.ledger_states {
+            let _ = writeln!(out, "{name}{{state=\"{state}\"}} {}", u64::from(*current));
+        }
+        let name = "shootlog_ledger_state_changes_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Changes of the ledger's state since start.\n# TYPE {name} counter\n{name} {}",
+            g.ledger_state_changes
+        );
         let name = "shootlog_delivery_latency_seconds";
         let _ = writeln!(out, "# HELP {name} Time from receipt to the ledger's verdict.\n# TYPE {name} histogram");
         for (i, le) in LATENCY_BUCKETS.iter().enumerate() {

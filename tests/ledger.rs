@@ -216,7 +216,7 @@ async fn the_forwarder_recovers_from_a_ledger_restart_with_nothing_lost_or_doubl
     send_markers(&s, 50, 120).await;
     let degraded = eventually(20, "readyz to show the ledger down", || async {
         let r = s.get("/readyz").await;
-        (r.body["ledger"] == "disconnected").then_some(r)
+        (r.body["ledger"] == "unreachable").then_some(r)
     })
     .await;
     assert_eq!(degraded.status, 200, "the journal still takes writes");
@@ -321,7 +321,7 @@ async fn with_the_ledger_down_a_wait_ends_in_202_and_reads_fall_back_to_the_jour
     // Reading the session: the ledger cannot answer, so the journal does,
     // and says why.
     eventually(20, "readyz to show the ledger down", || async {
-        (s.get("/readyz").await.body["ledger"] == "disconnected").then_some(())
+        (s.get("/readyz").await.body["ledger"] == "unreachable").then_some(())
     })
     .await;
     let view = s.get("/v1/sessions/shoot-down").await;

@@ -1,4 +1,5 @@
-//! The limits both sides enforce agree: the Rust service's (`src/limits.rs`,
+//! The numbers both sides share agree — the contract version, and the
+//! limits both sides enforce: the Rust service's (`src/limits.rs`,
 //! the domain's field rules) and the Convex functions' (`convex/limits.ts`,
 //! `PLACEMENT_RANGES` in `convex/wire.ts`), read from the files the Convex
 //! deployment is built from.
@@ -8,6 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use shootlog::domain::{PLACEMENT_NOTES_MAX, PLACEMENT_RANGES};
+use shootlog::ledger::CONTRACT_VERSION;
 use shootlog::limits::{LEDGER_BATCH_MAX, REQUEST_EVENTS_MAX};
 
 fn convex_file(name: &str) -> String {
@@ -64,4 +66,10 @@ fn placement_rules_agree() {
         PLACEMENT_RANGES.iter().map(|r| (r.field.to_string(), (r.min, r.max))).collect();
     assert_eq!(ours.len(), 10);
     assert_eq!(ours, theirs, "placement ranges, Rust (left) and Convex (right)");
+}
+
+#[test]
+fn contract_versions_agree() {
+    let convex = integer_constants(&convex_file("contract.ts"));
+    assert_eq!(convex.get("CONTRACT_VERSION"), Some(&u64::from(CONTRACT_VERSION)), "{convex:?}");
 }

@@ -47,7 +47,10 @@ async fn readyz_reports_the_journal_the_ledger_and_the_backlog() {
     let s = Server::start().await;
     let r = s.get("/readyz").await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.body, json!({"status": "ready", "journal": "ok", "ledger": "none", "backlog": 0, "draining": false}));
+    assert_eq!(
+        r.body,
+        json!({"status": "ready", "journal": "ok", "ledger": "none", "ledgerReason": "no ledger is configured (CONVEX_URL unset)", "backlog": 0, "draining": false})
+    );
     write_three(&s).await;
     let r = s.get("/readyz").await;
     assert_eq!(r.status, 200);
@@ -61,11 +64,19 @@ async fn version_reports_the_build_the_ledger_mode_and_the_journal() {
     write_three(&s).await;
     let r = s.get("/version").await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.body["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(r.body["ledgerMode"], "none");
-    assert_eq!(r.body["journalDepth"], json!({"pending": 3, "delivered": 0, "rejected": 0}));
-    assert_eq!(r.body["journalPath"], s.data_dir.join("journal.sqlite3").display().to_string());
-    assert!(r.body["gitCommit"].is_string() && r.body["buildTime"].is_string(), "{:#}", r.body);
+    let build = &r.body["build"];
+    assert_eq!(build["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(build["contractVersion"], shootlog::ledger::CONTRACT_VERSION);
+    assert!(build["functionsBuildId"].as_str().is_some_and(|id| id.len() == 16), "{:#}", r.body);
+    assert!(build["gitCommit"].is_string() && build["buildTime"].is_string(), "{:#}", r.body);
+    let ledger = &r.body["ledger"];
+    assert_eq!((&ledger["mode"], &ledger["state"], &ledger["usable"]), (&json!("none"), &json!("none"), &json!(false)));
+    assert!(ledger.get("host").is_none(), "{:#}", r.body);
+    let journal = &r.body["journal"];
+    assert_eq!(journal["depth"], json!({"pending": 3, "delivered": 0, "rejected": 0}));
+    assert_eq!(journal["path"], s.data_dir.join("journal.sqlite3").display().to_string());
+    assert!(journal["oldestPendingAgeMs"].as_i64().is_some_and(|age| (0..60_000).contains(&age)), "{:#}", r.body);
+    assert_eq!(journal["rejectedByCode"], json!({}));
     assert!(r.body["uptimeSeconds"].as_u64().is_some_and(|u| u < 600), "{:#}", r.body);
     // Replays and refusals do not add to the backlog.
     let id = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
@@ -73,7 +84,7 @@ async fn version_reports_the_build_the_ledger_mode_and_the_journal() {
         s.post("/v1/sessions", &json!({"eventId": id, "sessionKey": "shoot-1", "title": "T"})).await;
     }
     s.post("/v1/sessions", &json!({"sessionKey": "shoot-1", "title": ""})).await.assert_problem(422, "invalid_fields");
-    assert_eq!(s.get("/version").await.body["journalDepth"]["pending"], 4);
+    assert_eq!(s.get("/version").await.body["journal"]["depth"]["pending"], 4);
 }
 
 #[tokio::test]

@@ -292,7 +292,7 @@ async fn a_ledger_outage_under_load_loses_and_doubles_nothing() {
     standin.kill().await;
     let down = eventually(20, "readyz to show the ledger down", || async {
         let r = server.get("/readyz").await;
-        (r.body["ledger"] == "disconnected").then_some(r)
+        (r.body["ledger"] == "unreachable").then_some(r)
     })
     .await;
     assert_eq!(down.status, 200, "the journal still takes writes");
@@ -300,7 +300,7 @@ async fn a_ledger_outage_under_load_loses_and_doubles_nothing() {
     let now = progress.load(Ordering::SeqCst);
     at_least(now + 200).await;
     let later = server.get("/readyz").await;
-    assert_eq!(later.body["ledger"], "disconnected");
+    assert_eq!(later.body["ledger"], "unreachable");
     let second = later.body["backlog"].as_u64().unwrap();
     assert!(second > first, "the backlog grows: {first} then {second}");
     let m = server.get("/metrics").await;

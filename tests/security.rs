@@ -6,7 +6,7 @@
 //! bad signature, a stale timestamp, a valid signature of the wrong sender,
 //! the right sender with a replayed `webhook-id`, an oversized body) and
 //! checks the documented status and code, and that a refused request
-//! journals nothing (`/version` `journalDepth.pending` is unchanged and the
+//! journals nothing (`/version` `journal.depth.pending` is unchanged and the
 //! request's `eventId` is unknown to `GET /v1/events/{id}`).
 
 mod common;
@@ -308,12 +308,12 @@ fn matrix(s: &Server) -> Matrix<'_> {
 const LARGE: usize = 64 * 1024;
 
 impl Matrix<'_> {
-    /// `journalDepth.pending` (no ledger: every journaled event stays
+    /// `journal.depth.pending` (no ledger: every journaled event stays
     /// pending, so this counts the journal).
     async fn depth(&self) -> u64 {
         let r = self.admin_get("/version").await;
         assert_eq!(r.status, 200, "{:#}", r.body);
-        r.body["journalDepth"]["pending"].as_u64().expect("journalDepth.pending")
+        r.body["journal"]["depth"]["pending"].as_u64().expect("journal.depth.pending")
     }
 
     async fn admin_get(&self, path: &str) -> Resp {
@@ -665,7 +665,7 @@ async fn a_stalled_body_is_cut_off_with_a_408_problem_and_nothing_is_written() {
     let s = start(&[("SHOOTLOG_REQUEST_TIMEOUT_SECS", "1")]).await;
     let depth = async || {
         let r = s.request(Method::GET, "/version", &[("authorization", &format!("Bearer {ADMIN}"))], None).await;
-        r.body["journalDepth"]["pending"].as_u64().expect("journalDepth.pending")
+        r.body["journal"]["depth"]["pending"].as_u64().expect("journal.depth.pending")
     };
     let before = depth().await;
     let addr = s.base.trim_start_matches("http://").to_string();

@@ -32,7 +32,7 @@ pub mod error;
 mod events;
 mod extract;
 pub mod openapi;
-mod ops;
+pub mod ops;
 pub mod rate_limit;
 mod sessions;
 mod stills;

@@ -10,8 +10,10 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::Reader;
+use super::error::ApiError;
 use crate::domain::Millis;
-use crate::journal::Depth;
+use crate::journal::{Depth, Journal};
+use crate::ledger::{CONTRACT_VERSION, Deployment, Ledger, LedgerState};
 use crate::telemetry::Gauges;
 
 /// Liveness.
@@ -30,16 +32,18 @@ pub async fn healthz() -> Json<Health> {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Readiness {
-    /// `ready` or `not_ready`. Only the journal decides readiness: with the
-    /// ledger down, events are still accepted and kept.
+    /// `ready` or `not_ready`. Only the journal decides readiness: in every
+    /// ledger state, events are still accepted and kept.
     #[schema(example = "ready")]
     pub status: String,
     /// `ok`, or why the journal cannot take writes.
     pub journal: String,
-    /// `none` (not configured), `connected`, or `disconnected` (degraded:
-    /// events wait in the journal).
-    #[schema(example = "connected")]
-    pub ledger: String,
+    /// How the ledger stands (its last handshake); anything but
+    /// `connected` (or `none`) means events wait in the journal.
+    pub ledger: LedgerState,
+    /// Why the ledger is in that state, when it is not connected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger_reason: Option<String>,
     /// Events waiting for the ledger.
     pub backlog: u64,
     /// Whether the service is draining for shutdown.
@@ -58,19 +62,14 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => "ok".to_string(),
         Err(e) => e.to_string(),
     };
-    let ledger = if !state.ledger.is_configured() {
-        "none"
-    } else if state.ledger.is_connected() {
-        "connected"
-    } else {
-        "disconnected"
-    };
+    let ledger = state.ledger.status();
     let draining = state.is_draining();
     let ready = journal == "ok" && !draining;
     let body = Readiness {
         status: if ready { "ready" } else { "not_ready" }.into(),
         journal,
-        ledger: ledger.into(),
+        ledger: ledger.state,
+        ledger_reason: ledger.reason,
         backlog: state.journal.depth().pending,
         draining,
     };
@@ -78,41 +77,141 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// What is deployed, and how it stands.
+/// The deployment report: this build, the ledger, the journal, in one
+/// document — the final word on whether a rebuilt or redeployed pair is
+/// usable. `shootlog check` prints the same document.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct VersionReport {
+pub struct DeploymentReport {
+    pub build: BuildReport,
+    pub ledger: LedgerReport,
+    pub journal: JournalReport,
+    pub uptime_seconds: u64,
+}
+
+/// This build of the service.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildReport {
     #[schema(example = "0.1.0")]
     pub version: String,
     /// The git commit the binary was built from.
     pub git_commit: String,
     /// When the binary was built (RFC 3339).
     pub build_time: String,
+    /// The ledger contract version this build keeps.
+    pub contract_version: u32,
+    /// The build id of the Convex functions in this build's checkout.
+    pub functions_build_id: String,
+}
+
+/// The ledger as the last handshake found it. Names the deployment's host,
+/// never its key.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerReport {
     /// `none` (embedded default: the journal holds everything) or `convex`.
-    #[schema(example = "none")]
-    pub ledger_mode: String,
-    pub journal_path: String,
-    pub journal_depth: Depth,
-    pub uptime_seconds: u64,
+    #[schema(example = "convex")]
+    pub mode: String,
+    /// The deployment's host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "happy-otter-123.convex.cloud")]
+    pub host: Option<String>,
+    pub state: LedgerState,
+    /// Why the ledger is in that state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Whether events are being delivered: the state is `connected`.
+    pub usable: bool,
+    /// Since when the state holds (epoch ms).
+    pub since: Millis,
+    /// When the last handshake ended (epoch ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<Millis>,
+    /// The round trip of the last answered handshake, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub round_trip_ms: Option<f64>,
+    /// What the deployment said of itself (contract version, functions
+    /// build id), once it answered a handshake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<Deployment>,
+    /// Whether the deployment runs exactly the functions of this build's
+    /// checkout (same build id); `false` is allowed while the contract
+    /// versions agree.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub functions_match_build: Option<bool>,
+}
+
+/// The journal: what it holds and how delivery goes.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalReport {
+    pub path: String,
+    pub depth: Depth,
+    /// How long the oldest pending event has waited, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oldest_pending_age_ms: Option<i64>,
+    /// When the ledger last settled an event (epoch ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_delivery_at: Option<Millis>,
+    /// Rejected events kept within retention, by rejection code.
+    pub rejected_by_code: std::collections::BTreeMap<String, u64>,
+}
+
+/// The functions build id this binary was built with.
+pub fn functions_build_id() -> &'static str {
+    option_env!("SHOOTLOG_FUNCTIONS_BUILD_ID").unwrap_or("unknown")
+}
+
+impl DeploymentReport {
+    /// The report for a journal and a ledger, as they stand now.
+    pub async fn gather(journal: &Journal, ledger: &dyn Ledger, uptime_seconds: u64) -> Result<Self, ApiError> {
+        let status = ledger.status();
+        let report = journal.report().await?;
+        let now = Millis::now();
+        let functions_match_build = status.deployment.as_ref().map(|d| d.functions_build_id == functions_build_id());
+        Ok(Self {
+            build: BuildReport {
+                version: env!("CARGO_PKG_VERSION").into(),
+                git_commit: option_env!("SHOOTLOG_GIT_COMMIT").unwrap_or("unknown").into(),
+                build_time: option_env!("SHOOTLOG_BUILD_TIME").unwrap_or("unknown").into(),
+                contract_version: CONTRACT_VERSION,
+                functions_build_id: functions_build_id().into(),
+            },
+            ledger: LedgerReport {
+                mode: ledger.mode().into(),
+                host: ledger.host(),
+                state: status.state,
+                usable: status.state == LedgerState::Connected,
+                reason: status.reason,
+                since: status.since,
+                checked_at: status.checked_at,
+                round_trip_ms: status.round_trip_ms,
+                deployment: status.deployment,
+                functions_match_build,
+            },
+            journal: JournalReport {
+                path: journal.path().display().to_string(),
+                depth: journal.depth(),
+                oldest_pending_age_ms: report.oldest_pending_received_at.map(|t| (now.0 - t.0).max(0)),
+                last_delivery_at: report.last_settled_at,
+                rejected_by_code: report.rejected_by_code,
+            },
+            uptime_seconds,
+        })
+    }
 }
 
 #[utoipa::path(
     get, path = "/version", tag = "operations",
     responses(
-        (status = 200, description = "The deployment report", body = VersionReport),
+        (status = 200, description = "The deployment report", body = DeploymentReport),
         super::openapi::ReadProblems
     )
 )]
-pub async fn version(State(state): State<AppState>, _reader: Reader) -> Json<VersionReport> {
-    Json(VersionReport {
-        version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: option_env!("SHOOTLOG_GIT_COMMIT").unwrap_or("unknown").into(),
-        build_time: option_env!("SHOOTLOG_BUILD_TIME").unwrap_or("unknown").into(),
-        ledger_mode: state.ledger.mode().into(),
-        journal_path: state.journal.path().display().to_string(),
-        journal_depth: state.journal.depth(),
-        uptime_seconds: state.started.elapsed().as_secs(),
-    })
+pub async fn version(State(state): State<AppState>, _reader: Reader) -> Result<Json<DeploymentReport>, ApiError> {
+    let uptime = state.started.elapsed().as_secs();
+    Ok(Json(DeploymentReport::gather(&state.journal, state.ledger.as_ref(), uptime).await?))
 }
 
 #[utoipa::path(
@@ -124,13 +223,16 @@ pub async fn version(State(state): State<AppState>, _reader: Reader) -> Json<Ver
 )]
 pub async fn metrics(State(state): State<AppState>, _reader: Reader) -> Response {
     let depth = state.journal.depth();
+    let ledger = state.ledger.status();
     let gauges = Gauges {
         pending: depth.pending,
         delivered_kept: depth.delivered,
         rejected_kept: depth.rejected,
         journal_commits: state.journal.commits(),
         ledger_configured: state.ledger.is_configured(),
-        ledger_connected: state.ledger.is_connected(),
+        ledger_connected: ledger.state == LedgerState::Connected,
+        ledger_states: LedgerState::ALL.iter().map(|s| (s.as_str(), *s == ledger.state)).collect(),
+        ledger_state_changes: ledger.changes,
     };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&gauges)).into_response()
 }

@@ -6,9 +6,18 @@
 //! - A transport failure (timeout, lost connection) leaves the batch pending
 //!   and retries it after an exponential backoff with jitter, forever: the
 //!   ledger is idempotent on event ids, so a re-sent batch is harmless.
-//! - A function failure (the ledger threw) is bisected down to the event that
-//!   throws; that event is retried a few times, then settled as rejected with
-//!   code `ledger_exception`, so one poison event cannot stall the queue.
+//! - Nothing is sent unless the ledger's handshake says it is usable
+//!   ([`LedgerState::Connected`]): it runs at start, every
+//!   `check_interval`, and after every failed call. In every other state
+//!   events stay pending, with backoff; none is ever settled because of the
+//!   deployment.
+//! - A function failure (the ledger threw) is first blamed on the
+//!   deployment: the handshake runs, and if it fails too (a paused
+//!   deployment, functions missing…) the batch stays pending, its attempts
+//!   not counted. Only while the deployment answers is the batch bisected
+//!   down to the event that throws; that event is retried a few times, the
+//!   deployment checked once more, then it is settled as rejected with code
+//!   `ledger_exception`, so one poison event cannot stall the queue.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +27,7 @@ use tokio::sync::watch;
 
 use crate::domain::{Envelope, Millis, Verdict, VerdictKind};
 use crate::journal::{Entry, Journal, JournalError};
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{Ledger, LedgerError, LedgerState};
 use crate::telemetry::Metrics;
 
 /// Settings of the forwarder.
@@ -31,6 +40,8 @@ pub struct ForwarderOptions {
     /// Attempts of a single failing event before it is settled as
     /// `ledger_exception`.
     pub poison_attempts: u32,
+    /// How often the handshake runs while the ledger is connected.
+    pub check_interval: Duration,
 }
 
 impl Default for ForwarderOptions {
@@ -40,6 +51,7 @@ impl Default for ForwarderOptions {
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
             poison_attempts: 3,
+            check_interval: Duration::from_secs(crate::limits::LEDGER_CHECK_SECS),
         }
     }
 }
@@ -61,6 +73,9 @@ enum Outcome {
     Settled,
     /// The ledger could not be reached; nothing was settled.
     Unreachable(String),
+    /// The deployment refuses to run functions (the handshake failed too);
+    /// nothing was settled, and no attempt is counted against the events.
+    Deployment(String),
 }
 
 impl Forwarder {
@@ -72,9 +87,28 @@ impl Forwarder {
     /// flight is settled or abandoned (it stays pending).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut failures: u32 = 0;
+        let mut next_check = tokio::time::Instant::now();
         loop {
             if *shutdown.borrow() {
                 return;
+            }
+            if !self.ledger.is_connected() || tokio::time::Instant::now() >= next_check {
+                let status = self.ledger.check().await;
+                next_check = tokio::time::Instant::now() + self.options.check_interval;
+                if status.state != LedgerState::Connected {
+                    failures = failures.saturating_add(1);
+                    let wait = self.backoff(failures);
+                    tracing::debug!(
+                        state = status.state.as_str(),
+                        retry_in_ms = wait.as_millis() as u64,
+                        "ledger not usable; nothing is sent"
+                    );
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    continue;
+                }
             }
             let started = std::time::Instant::now();
             let batch = match self.journal.pending(0, self.options.batch_size).await {
@@ -97,8 +131,19 @@ impl Forwarder {
             }
             match self.deliver(&batch).await {
                 Outcome::Settled => failures = 0,
+                Outcome::Deployment(reason) => {
+                    failures = failures.saturating_add(1);
+                    next_check = tokio::time::Instant::now();
+                    tracing::warn!(%reason, backlog = self.journal.depth().pending, "the deployment refuses to run functions; events stay journaled");
+                    let wait = self.backoff(failures);
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
                 Outcome::Unreachable(error) => {
                     failures = failures.saturating_add(1);
+                    next_check = tokio::time::Instant::now();
                     Metrics::inc(&self.metrics.retried, 1);
                     let seqs = batch.iter().map(|e| e.seq).collect();
                     if let Err(e) = self.journal.record_failure(seqs, error.clone()).await {
@@ -133,12 +178,15 @@ impl Forwarder {
         match answer {
             Ok(verdicts) => self.settle(batch, verdicts).await,
             Err(LedgerError::Transport(e)) => Outcome::Unreachable(e),
+            Err(LedgerError::Function(e) | LedgerError::Protocol(e)) if !self.deployment_answers().await => {
+                Outcome::Deployment(e)
+            }
             Err(LedgerError::Function(e) | LedgerError::Protocol(e)) if batch.len() > 1 => {
                 tracing::warn!(error = %e, size = batch.len(), "ledger function failed on a batch; bisecting");
                 let (left, right) = batch.split_at(batch.len() / 2);
                 match Box::pin(self.deliver(left)).await {
                     Outcome::Settled => Box::pin(self.deliver(right)).await,
-                    unreachable => unreachable,
+                    unsettled => unsettled,
                 }
             }
             Err(LedgerError::Function(e) | LedgerError::Protocol(e)) => self.poison(&batch[0], e).await,
@@ -155,6 +203,10 @@ impl Forwarder {
                 entry.envelope.event_id
             ));
         }
+        // No poison without proof: the deployment must answer right now.
+        if !self.deployment_answers().await {
+            return Outcome::Deployment(error);
+        }
         tracing::error!(event_id = %entry.envelope.event_id, %error, "ledger function keeps failing on this event; settling it as rejected");
         Metrics::inc(&self.metrics.isolated, 1);
         let verdict = Verdict {
@@ -166,6 +218,12 @@ impl Forwarder {
             ledger_ids: Default::default(),
         };
         self.settle(std::slice::from_ref(entry), vec![verdict]).await
+    }
+
+    /// Runs the handshake: whether the deployment itself is usable, so that
+    /// a function failure can be the event's fault.
+    async fn deployment_answers(&self) -> bool {
+        self.ledger.check().await.state == LedgerState::Connected
     }
 
     async fn settle(&self, batch: &[Entry], verdicts: Vec<Verdict>) -> Outcome {

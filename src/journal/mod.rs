@@ -124,6 +124,18 @@ pub struct Depth {
     pub rejected: u64,
 }
 
+/// What the journal holds beyond its counts, for the deployment report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// When the oldest pending entry was received (epoch ms).
+    pub oldest_pending_received_at: Option<Millis>,
+    /// When an entry was last settled by the ledger (epoch ms).
+    pub last_settled_at: Option<Millis>,
+    /// Rejected entries kept within retention, by rejection code.
+    pub rejected_by_code: std::collections::BTreeMap<String, u64>,
+}
+
 /// Why the journal could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -284,6 +296,11 @@ impl Journal {
         })
         .await
         .map_err(|_| JournalError::Closed)?
+    }
+
+    /// The oldest pending entry, the last settlement, rejections by code.
+    pub async fn report(&self) -> Result<Report, JournalError> {
+        self.read(store::report).await
     }
 
     /// Counts by status, kept in memory (no query).

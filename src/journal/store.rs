@@ -4,7 +4,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-use super::{Depth, Entry, JournalError, Prepared, Status};
+use super::{Depth, Entry, JournalError, Prepared, Report, Status};
 use crate::domain::{Envelope, EventId, Millis, Verdict};
 
 /// Written to SQLite's `application_id` header field, so that a journal is
@@ -97,6 +97,29 @@ pub(super) fn depth(conn: &Connection) -> Result<Depth, JournalError> {
         }
     }
     Ok(d)
+}
+
+/// The journal's part of the deployment report: the oldest pending entry,
+/// the last settlement, the rejections by code. Each is one index read (the
+/// pending and settled indexes), except the rejections, which scan the
+/// rejected entries kept within retention.
+pub(super) fn report(conn: &Connection) -> Result<Report, JournalError> {
+    let oldest: Option<i64> = conn
+        .query_row("SELECT received_at FROM entries WHERE status = 'pending' ORDER BY seq LIMIT 1", [], |r| r.get(0))
+        .optional()?;
+    let last: Option<i64> =
+        conn.query_row("SELECT max(settled_at) FROM entries WHERE status != 'pending'", [], |r| r.get(0))?;
+    let mut stmt = conn.prepare(
+        "SELECT coalesce(json_extract(verdict, '$.code'), ''), count(*) FROM entries \
+         WHERE status = 'rejected' GROUP BY 1",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let mut rejected_by_code = std::collections::BTreeMap::new();
+    for row in rows {
+        let (code, n) = row?;
+        rejected_by_code.insert(code, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(Report { oldest_pending_received_at: oldest.map(Millis), last_settled_at: last.map(Millis), rejected_by_code })
 }
 
 const ENTRY_COLUMNS: &str = "seq, envelope, status, verdict, attempts, last_error, settled_at";

@@ -1,28 +1,43 @@
-//! The Convex ledger, through the official `convex` crate.
+//! The Convex ledger: writes and reads through the official `convex` crate,
+//! the handshake through Convex's HTTP API.
 //!
-//! Facts this code respects (`docs/convex-facts.md`): the client has
-//! no timeouts, so every call is wrapped in one; a call that timed out or lost
-//! its connection may still run once or twice, which is safe because
-//! `ingest:applyBatch` is idempotent on `eventId`; one socket runs its
-//! mutations serially, so events travel in batches.
+//! Facts this code respects (`docs/convex-facts.md`):
+//! - The client has no timeouts, so every call is wrapped in one.
+//! - A call that timed out or lost its connection is re-sent by the client
+//!   after its automatic reconnect, under a new session id that Convex
+//!   cannot deduplicate, and it keeps re-sending every request it still
+//!   tracks. So after any such call the client is **dropped and built
+//!   anew** (dropping the last handle stops its worker and its socket): no
+//!   request is ever executed again behind the forwarder's back; the
+//!   forwarder decides every retry (`migrations-notes/0002`). The ledger is
+//!   idempotent on `eventId`, so a retry of a call that did run is harmless.
+//! - One socket runs its mutations serially, so events travel in batches.
+//! - Deployment-level refusals look like function errors on the socket, so
+//!   the handshake (`contract:handshake`, an internal query) goes through the
+//!   HTTP API, whose statuses tell a refused key (401/403) from a function
+//!   that could not run (560) from a deployment that cannot be reached.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use convex::{ConvexClient, ConvexClientBuilder, FunctionResult, Value, WebSocketState};
 use serde::Deserialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
-use super::{BoxFuture, Ledger, LedgerError};
-use crate::domain::{Envelope, SessionKey, Verdict, VerdictKind};
+use super::{BoxFuture, CONTRACT_VERSION, Deployment, Ledger, LedgerError, LedgerState, LedgerStatus};
+use crate::domain::{Envelope, Millis, SessionKey, Verdict, VerdictKind};
+use crate::limits::{LEDGER_HANDSHAKE_TIMEOUT, LEDGER_READ_TIMEOUT};
 
 /// The mutation that applies a batch (`convex/ingest.ts`).
 pub const APPLY_BATCH: &str = "ingest:applyBatch";
 /// The query that reads a session's ledger (`convex/ledger.ts`).
 pub const SESSION_QUERY: &str = "ledger:session";
-use crate::limits::LEDGER_READ_TIMEOUT;
+/// The query that reads one event's receipt (`convex/ledger.ts`): the
+/// harmless round trip of `shootlog check`.
+pub const RECEIPT_QUERY: &str = "ledger:receipt";
+/// The handshake (`convex/contract.ts`).
+pub const HANDSHAKE: &str = "contract:handshake";
 
 /// How to reach a Convex deployment.
 #[derive(Clone)]
@@ -44,11 +59,26 @@ impl std::fmt::Debug for ConvexSettings {
     }
 }
 
-pub struct ConvexLedger {
+/// A client and the state of its socket.
+#[derive(Clone)]
+struct Socket {
     client: ConvexClient,
-    reader: ConvexClient,
-    connected: Arc<AtomicBool>,
-    timeout: Duration,
+    /// `true` while the socket is open; it turns `false` when a socket that
+    /// was open drops.
+    open: watch::Receiver<bool>,
+}
+
+pub struct ConvexLedger {
+    settings: ConvexSettings,
+    /// The socket of writes, rebuilt after every failed call.
+    writer: Mutex<Socket>,
+    /// Reads have their own socket, so that a long read never waits behind
+    /// a batch of writes.
+    reader: Mutex<Socket>,
+    http: reqwest::Client,
+    /// `http(s)://host[:port]` of the deployment, for the HTTP API.
+    http_base: String,
+    status: Mutex<LedgerStatus>,
 }
 
 /// Installs rustls' ring provider once per process; without it the first
@@ -57,55 +87,242 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+async fn build_client(settings: &ConvexSettings, id: &str) -> anyhow::Result<Socket> {
+    let (state_tx, mut state_rx) = mpsc::channel(16);
+    let mut client =
+        ConvexClientBuilder::new(&settings.url).with_client_id(id).with_on_state_change(state_tx).build().await?;
+    let (open_tx, open) = watch::channel(false);
+    // Ends when the client is dropped (its worker closes the channel).
+    tokio::spawn(async move {
+        while let Some(state) = state_rx.recv().await {
+            let _ = open_tx.send(matches!(state, WebSocketState::Connected));
+        }
+    });
+    if let Some(key) = &settings.deploy_key {
+        client.set_admin_auth(key.clone(), None).await;
+    }
+    Ok(Socket { client, open })
+}
+
+/// Resolves when a socket that was open during the wait drops.
+async fn dropped(mut open: watch::Receiver<bool>) {
+    let mut was_open = *open.borrow_and_update();
+    loop {
+        if open.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+        let now_open = *open.borrow_and_update();
+        if was_open && !now_open {
+            return;
+        }
+        was_open |= now_open;
+    }
+}
+
+/// The HTTP API's base of a deployment URL (`ws(s)://` becomes `http(s)://`).
+fn http_base(url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    if let Some(rest) = url.strip_prefix("wss://") {
+        format!("https://{rest}")
+    } else if let Some(rest) = url.strip_prefix("ws://") {
+        format!("http://{rest}")
+    } else {
+        url.to_string()
+    }
+}
+
+/// The answer of the HTTP API (`{"status": "success", "value"}` or
+/// `{"status": "error", "errorMessage"}`; a refused key answers
+/// `{"code", "message"}`).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct HttpAnswer {
+    #[serde(default)]
+    value: Option<serde_json::Value>,
+    #[serde(default)]
+    error_message: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+impl HttpAnswer {
+    fn reason(&self, status: reqwest::StatusCode) -> String {
+        let text = self.error_message.as_deref().or(self.message.as_deref()).unwrap_or("no message");
+        match &self.code {
+            Some(code) => format!("HTTP {}: {code}: {text}", status.as_u16()),
+            None => format!("HTTP {}: {text}", status.as_u16()),
+        }
+    }
+}
+
 impl ConvexLedger {
-    /// Builds the client. Connecting is lazy: an unreachable deployment is
-    /// not an error here, it shows as `connected = false` and as retries.
+    /// Builds the clients. Connecting is lazy: an unreachable deployment is
+    /// not an error here; the first handshake tells how it stands.
     pub async fn connect(settings: ConvexSettings) -> anyhow::Result<Self> {
         install_crypto_provider();
-        let connected = Arc::new(AtomicBool::new(false));
-        let (state_tx, mut state_rx) = mpsc::channel(16);
-        let mut client = ConvexClientBuilder::new(&settings.url)
-            .with_client_id("shootlog")
-            .with_on_state_change(state_tx)
-            .build()
-            .await?;
-        let flag = connected.clone();
-        tokio::spawn(async move {
-            while let Some(state) = state_rx.recv().await {
-                flag.store(matches!(state, WebSocketState::Connected), Ordering::Relaxed);
+        let writer = build_client(&settings, "shootlog").await?;
+        let reader = build_client(&settings, "shootlog-reader").await?;
+        let http = reqwest::Client::builder().no_proxy().build()?;
+        let http_base = http_base(&settings.url);
+        let status = LedgerStatus::new(LedgerState::Unreachable, Some("not checked yet".into()));
+        Ok(Self {
+            settings,
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+            http,
+            http_base,
+            status: Mutex::new(status),
+        })
+    }
+
+    fn socket(&self, reader: bool) -> Result<Socket, LedgerError> {
+        let slot = if reader { &self.reader } else { &self.writer };
+        slot.lock().map(|c| c.clone()).map_err(|_| LedgerError::Transport("client lock poisoned".into()))
+    }
+
+    /// Drops a socket whose call failed and puts a new one in its place, so
+    /// that the old one's pending requests are never re-sent.
+    async fn rebuild(&self, reader: bool) {
+        let id = if reader { "shootlog-reader" } else { "shootlog" };
+        match build_client(&self.settings, id).await {
+            Ok(fresh) => {
+                let slot = if reader { &self.reader } else { &self.writer };
+                if let Ok(mut c) = slot.lock() {
+                    *c = fresh;
+                }
             }
-        });
-        if let Some(key) = &settings.deploy_key {
-            client.set_admin_auth(key.clone(), None).await;
+            Err(e) => tracing::warn!(error = %e, "cannot rebuild the Convex client"),
         }
-        // Reads use their own socket so that a long read never waits behind
-        // a batch of writes.
-        let mut reader = ConvexClientBuilder::new(&settings.url).with_client_id("shootlog-reader").build().await?;
-        if let Some(key) = &settings.deploy_key {
-            reader.set_admin_auth(key.clone(), None).await;
-        }
-        Ok(Self { client, reader, connected, timeout: settings.call_timeout })
     }
 
     async fn call(
         &self,
-        client: &ConvexClient,
+        reader: bool,
         mutation: bool,
         name: &str,
         args: BTreeMap<String, Value>,
         timeout: Duration,
     ) -> Result<serde_json::Value, LedgerError> {
-        // Clones share the socket; each call gets its own handle.
-        let mut c = client.clone();
-        let fut = async { if mutation { c.mutation(name, args).await } else { c.query(name, args).await } };
-        match tokio::time::timeout(timeout, fut).await {
-            Err(_) => Err(LedgerError::Transport(format!("{name} timed out after {timeout:?}"))),
-            Ok(Err(e)) => Err(LedgerError::Transport(format!("{name}: {e}"))),
-            Ok(Ok(FunctionResult::Value(v))) => Ok(v.export()),
-            Ok(Ok(FunctionResult::ErrorMessage(m))) => Err(LedgerError::Function(m)),
-            Ok(Ok(FunctionResult::ConvexError(e))) => {
-                Err(LedgerError::Function(format!("{} ({:?})", e.message, e.data)))
+        let Socket { client: mut c, open } = self.socket(reader)?;
+        let fut = async move { if mutation { c.mutation(name, args).await } else { c.query(name, args).await } };
+        // A socket that drops mid-call would re-send the call on its own
+        // after reconnecting: the call fails at once instead, and the socket
+        // is replaced.
+        let answer = tokio::select! {
+            a = tokio::time::timeout(timeout, fut) => a,
+            () = dropped(open) => {
+                self.record(LedgerState::Unreachable, Some("the sync socket dropped".into()), None, None);
+                Ok(Err(anyhow::anyhow!("the sync socket dropped during the call")))
             }
+        };
+        let failed = match answer {
+            Err(_) => format!("{name} timed out after {timeout:?}"),
+            Ok(Err(e)) => format!("{name}: {e}"),
+            Ok(Ok(FunctionResult::Value(v))) => return Ok(v.export()),
+            Ok(Ok(FunctionResult::ErrorMessage(m))) => return Err(LedgerError::Function(m)),
+            Ok(Ok(FunctionResult::ConvexError(e))) => {
+                return Err(LedgerError::Function(format!("{} ({:?})", e.message, e.data)));
+            }
+        };
+        self.rebuild(reader).await;
+        Err(LedgerError::Transport(failed))
+    }
+
+    /// One handshake through the HTTP API: the state it shows, why, what
+    /// the deployment said, and the round trip.
+    async fn handshake(&self) -> (LedgerState, Option<String>, Option<Deployment>, Option<f64>) {
+        let key = self.settings.deploy_key.as_deref().unwrap_or("");
+        let started = Instant::now();
+        let sent = self
+            .http
+            .post(format!("{}/api/query", self.http_base))
+            .header("authorization", format!("Convex {key}"))
+            .json(&serde_json::json!({"path": HANDSHAKE, "args": {}, "format": "json"}))
+            .timeout(LEDGER_HANDSHAKE_TIMEOUT.min(self.settings.call_timeout))
+            .send()
+            .await;
+        let res = match sent {
+            Ok(res) => res,
+            Err(e) => return (LedgerState::Unreachable, Some(format!("{HANDSHAKE}: {e}")), None, None),
+        };
+        let status = res.status();
+        let body = res.text().await.unwrap_or_default();
+        let rtt = Some(started.elapsed().as_secs_f64() * 1000.0);
+        let answer: HttpAnswer = serde_json::from_str(&body).unwrap_or_default();
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            return (LedgerState::Unauthorized, Some(answer.reason(status)), None, rtt);
+        }
+        if status.is_success() {
+            let deployment = answer.value.and_then(|v| {
+                let version = v.get("contractVersion")?.as_f64()?;
+                let build = v.get("functionsBuildId")?.as_str()?.to_string();
+                (version.fract() == 0.0 && version >= 0.0)
+                    .then_some(Deployment { contract_version: version as u32, functions_build_id: build })
+            });
+            return match deployment {
+                None => (LedgerState::Incompatible, Some(format!("{HANDSHAKE} answered {body}")), None, rtt),
+                Some(d) if d.contract_version != CONTRACT_VERSION => {
+                    let why = format!(
+                        "the deployed functions keep contract version {}, this service {CONTRACT_VERSION}",
+                        d.contract_version
+                    );
+                    (LedgerState::Incompatible, Some(why), Some(d), rtt)
+                }
+                Some(d) => (LedgerState::Connected, None, Some(d), rtt),
+            };
+        }
+        // 560 is a function that could not run; other 4xx are the
+        // deployment's refusals. A 5xx from a proxy says nothing of the
+        // deployment: unreachable.
+        if status.as_u16() == 560 || status.is_client_error() {
+            (LedgerState::Unusable, Some(answer.reason(status)), None, rtt)
+        } else {
+            (LedgerState::Unreachable, Some(answer.reason(status)), None, rtt)
+        }
+    }
+
+    /// Records a handshake's result; a change of state is logged once, at
+    /// the level it deserves.
+    fn record(&self, state: LedgerState, reason: Option<String>, deployment: Option<Deployment>, rtt: Option<f64>) {
+        let Ok(mut status) = self.status.lock() else { return };
+        let now = Millis::now();
+        if status.state != state {
+            let reason_text = reason.as_deref().unwrap_or("");
+            match state {
+                LedgerState::Connected => tracing::info!(
+                    from = status.state.as_str(),
+                    contract_version = CONTRACT_VERSION,
+                    functions_build_id = deployment.as_ref().map(|d| d.functions_build_id.as_str()).unwrap_or(""),
+                    "ledger connected"
+                ),
+                LedgerState::Unreachable | LedgerState::None => {
+                    tracing::warn!(
+                        from = status.state.as_str(),
+                        to = state.as_str(),
+                        reason = reason_text,
+                        "ledger state changed; events stay journaled"
+                    )
+                }
+                _ => tracing::error!(
+                    from = status.state.as_str(),
+                    to = state.as_str(),
+                    reason = reason_text,
+                    "ledger state changed; events stay journaled until it is mended"
+                ),
+            }
+            status.state = state;
+            status.since = now;
+            status.changes += 1;
+        }
+        status.reason = reason;
+        status.checked_at = Some(now);
+        if rtt.is_some() {
+            status.round_trip_ms = rtt;
+        }
+        if deployment.is_some() {
+            status.deployment = deployment;
         }
     }
 }
@@ -168,8 +385,24 @@ impl Ledger for ConvexLedger {
         "convex"
     }
 
-    fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::Relaxed)
+    fn status(&self) -> LedgerStatus {
+        self.status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_else(|_| LedgerStatus::new(LedgerState::Unreachable, Some("status lock poisoned".into())))
+    }
+
+    fn check(&self) -> BoxFuture<'_, LedgerStatus> {
+        Box::pin(async move {
+            let (state, reason, deployment, rtt) = self.handshake().await;
+            self.record(state, reason, deployment, rtt);
+            self.status()
+        })
+    }
+
+    fn host(&self) -> Option<String> {
+        let rest = self.http_base.split_once("://").map(|(_, r)| r).unwrap_or(&self.http_base);
+        Some(rest.split('/').next().unwrap_or(rest).to_string())
     }
 
     fn apply_batch<'a>(&'a self, events: &'a [Envelope]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>> {
@@ -177,7 +410,7 @@ impl Ledger for ConvexLedger {
             let wire = serde_json::to_value(events).map_err(|e| LedgerError::Protocol(e.to_string()))?;
             let wire = Value::try_from(wire).map_err(|e| LedgerError::Protocol(e.to_string()))?;
             let args = BTreeMap::from([("events".to_string(), wire)]);
-            let answer = self.call(&self.client, true, APPLY_BATCH, args, self.timeout).await?;
+            let answer = self.call(false, true, APPLY_BATCH, args, self.settings.call_timeout).await?;
             verdicts_for(events, answer)
         })
     }
@@ -185,9 +418,31 @@ impl Ledger for ConvexLedger {
     fn session<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>> {
         Box::pin(async move {
             let args = BTreeMap::from([("sessionKey".to_string(), Value::from(key.as_str().to_string()))]);
-            let answer =
-                self.call(&self.reader, false, SESSION_QUERY, args, LEDGER_READ_TIMEOUT.min(self.timeout)).await?;
+            let timeout = LEDGER_READ_TIMEOUT.min(self.settings.call_timeout);
+            let answer = self.call(true, false, SESSION_QUERY, args, timeout).await?;
             Ok((!answer.is_null()).then_some(answer))
         })
+    }
+
+    fn round_trip<'a>(&'a self) -> BoxFuture<'a, Result<Duration, LedgerError>> {
+        Box::pin(async move {
+            let args = BTreeMap::from([("eventId".to_string(), Value::from(uuid::Uuid::nil().to_string()))]);
+            let started = Instant::now();
+            let timeout = LEDGER_READ_TIMEOUT.min(self.settings.call_timeout);
+            self.call(true, false, RECEIPT_QUERY, args, timeout).await?;
+            Ok(started.elapsed())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_http_api_lives_beside_the_sync_socket() {
+        assert_eq!(http_base("wss://happy-otter-123.convex.cloud/"), "https://happy-otter-123.convex.cloud");
+        assert_eq!(http_base("ws://127.0.0.1:3210"), "http://127.0.0.1:3210");
+        assert_eq!(http_base("https://x.convex.cloud"), "https://x.convex.cloud");
     }
 }

@@ -3,15 +3,28 @@
 //!
 //! The ledger knows only `domain`: it takes journaled envelopes and answers
 //! one [`Verdict`] per event, in order.
+//!
+//! # Whose fault a failure is
+//!
+//! Real Convex answers deployment-level refusals (a paused deployment, one
+//! over its limits, functions never deployed, a key without the right role)
+//! exactly like a bug in a function (`docs/convex-facts.md`). So a ledger is
+//! never trusted on its word that an event is bad: it keeps a
+//! [`LedgerStatus`], learnt from a **handshake** (an internal function that
+//! answers the contract version and the build of the deployed functions),
+//! and only while that status is [`LedgerState::Connected`] may an event be
+//! settled. In every other state events stay pending in the journal.
 
 mod convex;
 
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::domain::{Envelope, SessionKey, Verdict};
+use serde::Serialize;
 
-pub use self::convex::{ConvexLedger, ConvexSettings};
+use crate::domain::{Envelope, Millis, SessionKey, Verdict};
+
+pub use self::convex::{APPLY_BATCH, ConvexLedger, ConvexSettings, HANDSHAKE, RECEIPT_QUERY, SESSION_QUERY};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -33,6 +46,98 @@ pub enum LedgerError {
     Protocol(String),
 }
 
+/// The version of the contract between this service and the ledger's
+/// functions: what `ingest:applyBatch` takes and answers, and the rules it
+/// keeps. Defined once here and once in `convex/contract.ts`
+/// (`tests/limits.rs` fails when they differ); bumped by any change that
+/// an older deployment or an older service could not follow.
+pub const CONTRACT_VERSION: u32 = 1;
+
+/// How the ledger stands, as the last handshake found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerState {
+    /// No ledger is configured: the journal holds every event.
+    None,
+    /// The deployment answers, accepts the key, and keeps this contract.
+    Connected,
+    /// The deployment cannot be reached (network, DNS, timeouts).
+    Unreachable,
+    /// The deployment refuses the deploy key, or its role may not run
+    /// internal functions.
+    Unauthorized,
+    /// The deployment refuses to run functions: paused, over its plan's or
+    /// spending limits, or the functions were never deployed.
+    Unusable,
+    /// The deployed functions keep another contract version.
+    Incompatible,
+}
+
+impl LedgerState {
+    pub const ALL: [LedgerState; 6] = [
+        LedgerState::None,
+        LedgerState::Connected,
+        LedgerState::Unreachable,
+        LedgerState::Unauthorized,
+        LedgerState::Unusable,
+        LedgerState::Incompatible,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerState::None => "none",
+            LedgerState::Connected => "connected",
+            LedgerState::Unreachable => "unreachable",
+            LedgerState::Unauthorized => "unauthorized",
+            LedgerState::Unusable => "unusable",
+            LedgerState::Incompatible => "incompatible",
+        }
+    }
+}
+
+/// What the deployment said of itself in the handshake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    /// The contract version its functions keep.
+    pub contract_version: u32,
+    /// The build of its functions (a hash of `convex/`).
+    pub functions_build_id: String,
+}
+
+/// The ledger's state, why, and since when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerStatus {
+    pub state: LedgerState,
+    /// Why the state is what it is (the deployment's own message, where it
+    /// gave one).
+    pub reason: Option<String>,
+    /// When the state last changed.
+    pub since: Millis,
+    /// When the last handshake ended.
+    pub checked_at: Option<Millis>,
+    /// The round trip of the last handshake that was answered.
+    pub round_trip_ms: Option<f64>,
+    /// What the deployment said in the last successful handshake.
+    pub deployment: Option<Deployment>,
+    /// How often the state changed since start.
+    pub changes: u64,
+}
+
+impl LedgerStatus {
+    pub fn new(state: LedgerState, reason: Option<String>) -> Self {
+        Self {
+            state,
+            reason,
+            since: Millis::now(),
+            checked_at: None,
+            round_trip_ms: None,
+            deployment: None,
+            changes: 0,
+        }
+    }
+}
+
 /// A ledger that settles journaled events.
 pub trait Ledger: Send + Sync + 'static {
     /// `"convex"`, or `"none"` on the embedded default.
@@ -43,8 +148,21 @@ pub trait Ledger: Send + Sync + 'static {
         true
     }
 
-    /// Whether the connection is believed up right now.
-    fn is_connected(&self) -> bool;
+    /// The status the last handshake found.
+    fn status(&self) -> LedgerStatus;
+
+    /// Runs the handshake now and answers the status it finds.
+    fn check(&self) -> BoxFuture<'_, LedgerStatus>;
+
+    /// Whether the ledger may settle events right now.
+    fn is_connected(&self) -> bool {
+        self.status().state == LedgerState::Connected
+    }
+
+    /// The host of the deployment, for reports (never its key).
+    fn host(&self) -> Option<String> {
+        None
+    }
 
     /// Applies events in order; answers one verdict per event, same order.
     fn apply_batch<'a>(&'a self, events: &'a [Envelope]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>>;
@@ -52,6 +170,10 @@ pub trait Ledger: Send + Sync + 'static {
     /// A session's whole ledger (session, cameras, placements, events,
     /// stills), or `None` if the ledger has no such session.
     fn session<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>>;
+
+    /// One harmless read over the same path as the writes (an event
+    /// receipt nobody has): how long the round trip took.
+    fn round_trip<'a>(&'a self) -> BoxFuture<'a, Result<std::time::Duration, LedgerError>>;
 }
 
 /// The embedded default: no ledger is configured; the journal holds every
@@ -67,8 +189,12 @@ impl Ledger for NoLedger {
         false
     }
 
-    fn is_connected(&self) -> bool {
-        false
+    fn status(&self) -> LedgerStatus {
+        LedgerStatus::new(LedgerState::None, Some("no ledger is configured (CONVEX_URL unset)".into()))
+    }
+
+    fn check(&self) -> BoxFuture<'_, LedgerStatus> {
+        Box::pin(async { self.status() })
     }
 
     fn apply_batch<'a>(&'a self, _: &'a [Envelope]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>> {
@@ -76,6 +202,10 @@ impl Ledger for NoLedger {
     }
 
     fn session<'a>(&'a self, _: &'a SessionKey) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>> {
+        Box::pin(async { Err(LedgerError::Transport("no ledger is configured".into())) })
+    }
+
+    fn round_trip<'a>(&'a self) -> BoxFuture<'a, Result<std::time::Duration, LedgerError>> {
         Box::pin(async { Err(LedgerError::Transport("no ledger is configured".into())) })
     }
 }

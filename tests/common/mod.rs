@@ -188,11 +188,11 @@ impl Server {
         self.get(&format!("/v1/events/{id}")).await
     }
 
-    /// Events journaled and not yet settled (`/version` `journalDepth.pending`).
+    /// Events journaled and not yet settled (`/version` `journal.depth.pending`).
     pub async fn backlog(&self) -> u64 {
         let r = self.get("/version").await;
         assert_eq!(r.status, 200, "{:#}", r.body);
-        r.body["journalDepth"]["pending"].as_u64().expect("journalDepth.pending")
+        r.body["journal"]["depth"]["pending"].as_u64().expect("journal.depth.pending")
     }
 
     pub fn pid(&self) -> u32 {
