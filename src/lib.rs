@@ -11,5 +11,6 @@ pub mod domain;
 pub mod forwarder;
 pub mod journal;
 pub mod ledger;
+pub mod progress;
 pub mod service;
 pub mod telemetry;
