@@ -14,5 +14,6 @@ pub mod forwarder;
 pub mod journal;
 pub mod ledger;
 pub mod limits;
+pub mod progress;
 pub mod service;
 pub mod telemetry;

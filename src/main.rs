@@ -1,34 +1,53 @@
-use clap::Parser;
-use shootlog::config::{Cli, Command};
+use std::process::ExitCode;
+
+use shootlog::config::{Cli, Command, exit};
 use shootlog::{api, service, telemetry};
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
-    match run(Cli::parse()).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+async fn main() -> ExitCode {
+    match run(Cli::parse_args()).await {
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             // The message and its causes, without a backtrace: these are
             // operator errors (bad settings, a journal that is not one).
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::from(exit::ERROR)
         }
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command.unwrap_or(Command::Serve) {
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    if !cli.unused.is_empty() {
+        let name = match &command {
+            Command::Serve(_) => "serve",
+            Command::Openapi => "openapi",
+            Command::Replay(_) => "replay",
+            Command::Token(_) => "token",
+            Command::Check(_) => "check",
+        };
+        eprintln!("warning: `shootlog {name}` does not use {}; ignored", cli.unused.join(", "));
+    }
+    match command {
         Command::Openapi => {
             println!("{}", api::openapi().to_pretty_json()?);
-            Ok(())
+            Ok(exit::OK)
         }
-        Command::Serve => {
-            telemetry::init(cli.serve.log_format);
-            service::serve(cli.serve, shutdown_signal()).await
+        Command::Serve(cfg) => {
+            telemetry::init(cfg.log_format);
+            service::serve(cfg, shutdown_signal()).await?;
+            Ok(exit::OK)
         }
-        Command::Token { device } => service::issue_token(&device),
-        Command::Replay { session } => {
-            telemetry::init(cli.serve.log_format);
-            service::replay(cli.serve, session).await
+        Command::Token(args) => {
+            print!("{}", service::issue_token(&args.device)?.render(args.format)?);
+            Ok(exit::OK)
+        }
+        Command::Check(args) => service::check(args).await,
+        Command::Replay(args) => {
+            telemetry::init(args.log_format);
+            let summary = service::replay(args, shutdown_signal()).await?;
+            println!("{summary}");
+            Ok(summary.exit_code())
         }
     }
 }

@@ -10,12 +10,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api::{self, ApiSettings, AppState};
-use crate::config::{LedgerConfig, ServeConfig};
+use crate::config::{CheckArgs, LedgerConfig, ReplayArgs, ServeConfig, TokenFormat, exit, journal_path_in};
 use crate::domain::Millis;
 use crate::forwarder::{Forwarder, ForwarderOptions};
 use crate::journal::{Journal, JournalOptions};
 use crate::ledger::{ConvexLedger, ConvexSettings, Ledger, LedgerState, NoLedger};
 use crate::limits::{DRAIN_GRACE, DRAIN_LINGER};
+use crate::progress::{Counts, Progress};
 use crate::telemetry::Metrics;
 
 /// The ledger the configuration names, or the embedded default.
@@ -165,13 +166,69 @@ async fn compact_loop(journal: Journal, keep: Duration, every: Duration, mut sto
     }
 }
 
+/// How a `shootlog replay` ended.
+#[derive(Debug, Clone)]
+pub struct ReplaySummary {
+    /// Events pending when the replay started (re-queued ones included).
+    pub total: u64,
+    pub counts: Counts,
+    /// Events still pending at the end (only after an interruption).
+    pub pending: u64,
+    pub elapsed: Duration,
+    pub interrupted: bool,
+}
+
+impl ReplaySummary {
+    /// The process's exit status: [`exit::OK`], [`exit::REJECTED`] or
+    /// [`exit::INTERRUPTED`].
+    pub fn exit_code(&self) -> u8 {
+        if self.interrupted {
+            exit::INTERRUPTED
+        } else if self.counts.rejected > 0 {
+            exit::REJECTED
+        } else {
+            exit::OK
+        }
+    }
+}
+
+impl std::fmt::Display for ReplaySummary {
+    /// One line: `replayed: 4 delivered, 0 rejected (3 applied, 1 duplicate) of 4 events in 0.4 s, 10 events/s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = &self.counts;
+        let secs = self.elapsed.as_secs_f64();
+        let rate = if secs > 0.0 { c.settled() as f64 / secs } else { 0.0 };
+        let head = if self.interrupted { "replay interrupted" } else { "replayed" };
+        write!(
+            f,
+            "{head}: {} delivered, {} rejected ({} applied, {} duplicate) of {} events in {secs:.1} s, {rate:.0} events/s",
+            c.applied + c.duplicate,
+            c.rejected,
+            c.applied,
+            c.duplicate,
+            self.total,
+        )?;
+        if self.pending > 0 {
+            write!(f, "; {} still pending", self.pending)?;
+        }
+        Ok(())
+    }
+}
+
 /// `shootlog replay`: marks settled entries pending again and drains them
-/// into the ledger, then exits.
-pub async fn replay(cfg: ServeConfig, session: Option<String>) -> anyhow::Result<()> {
-    cfg.validate()?;
-    anyhow::ensure!(cfg.ledger.convex_url.is_some(), "replay needs a ledger: set CONVEX_URL (and CONVEX_DEPLOY_KEY)");
-    let journal = open_journal(&cfg)?;
-    let partition = match session {
+/// into the ledger, showing progress, until none is pending or `shutdown`
+/// resolves.
+pub async fn replay(args: ReplayArgs, shutdown: impl Future<Output = ()>) -> anyhow::Result<ReplaySummary> {
+    args.ledger.validate()?;
+    anyhow::ensure!(
+        args.ledger.convex_url.is_some(),
+        "replay needs a ledger: set CONVEX_URL (and CONVEX_DEPLOY_KEY), or --convex-url"
+    );
+    let path = args.journal_path();
+    anyhow::ensure!(path.is_file(), "no journal at {} (see --data-dir)", path.display());
+    let journal = Journal::open(&path, JournalOptions::default())
+        .with_context(|| format!("cannot open the journal at {}", path.display()))?;
+    let partition = match &args.session {
         Some(s) => {
             let key =
                 crate::domain::SessionKey::parse(s.clone()).map_err(|e| anyhow::anyhow!("--session {s:?}: {e}"))?;
@@ -180,74 +237,110 @@ pub async fn replay(cfg: ServeConfig, session: Option<String>) -> anyhow::Result
         None => None,
     };
     let requeued = journal.requeue(partition).await?;
-    let ledger = connect_ledger(&cfg.ledger).await?;
+    let ledger = connect_ledger(&args.ledger).await?;
     let metrics = Arc::new(Metrics::default());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(
-        Forwarder::new(journal.clone(), ledger, metrics.clone(), forwarder_options(&cfg.ledger)).run(stop_rx),
-    );
     let total = journal.depth().pending;
-    println!("replaying {total} events ({requeued} re-queued)");
-    while journal.depth().pending > 0 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let _ = stop_tx.send(true);
-    let _ = task.await;
-    let d = journal.depth();
-    println!(
-        "replayed: {} delivered, {} rejected by the ledger",
-        metrics.delivered.load(std::sync::atomic::Ordering::Relaxed),
-        metrics.rejected.load(std::sync::atomic::Ordering::Relaxed)
+    tracing::info!("replaying {total} events ({requeued} re-queued) from {}", path.display());
+    let started = std::time::Instant::now();
+    let mut progress = Progress::start("replay", total, args.progress);
+    let task = tokio::spawn(
+        Forwarder::new(journal.clone(), ledger, metrics.clone(), forwarder_options(&args.ledger)).run(stop_rx),
     );
+    let mut shutdown = std::pin::pin!(shutdown);
+    let interrupted = loop {
+        progress.update(&Counts::of(&metrics));
+        if journal.depth().pending == 0 {
+            break false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            () = &mut shutdown => break true,
+        }
+    };
+    let _ = stop_tx.send(true);
+    if interrupted {
+        tracing::info!("interrupted: the batch in flight settles (at most 10 s), the rest stays pending");
+    }
+    // The batch in flight settles, or is abandoned (it stays pending).
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    let counts = Counts::of(&metrics);
+    progress.finish(&counts);
+    let summary =
+        ReplaySummary { total, counts, pending: journal.depth().pending, elapsed: started.elapsed(), interrupted };
     journal.close().await;
-    anyhow::ensure!(d.pending == 0, "{} events still pending", d.pending);
-    Ok(())
+    anyhow::ensure!(interrupted || summary.pending == 0, "{} events still pending", summary.pending);
+    Ok(summary)
 }
 
-/// How `shootlog check` ends: 0 when the ledger is usable, otherwise a code
-/// per reason, so that a deploy pipeline can tell them apart.
+/// A device token `shootlog token` issued.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedToken {
+    pub device_id: String,
+    /// Give it to the device; it is not stored anywhere.
+    pub token: String,
+    /// The line for `SHOOTLOG_DEVICE_TOKENS_FILE`: the device and the token's
+    /// SHA-256 (hex).
+    pub token_file_line: String,
+}
+
+/// How `shootlog check` ends (`config::exit`): 0 when the ledger is
+/// usable, otherwise a code per reason, so that a deploy pipeline can tell
+/// them apart.
 pub fn check_exit_code(state: LedgerState, round_trip_ok: bool) -> u8 {
     match state {
-        LedgerState::Connected if round_trip_ok => 0,
-        LedgerState::Connected => 6,
-        LedgerState::None => 1,
-        LedgerState::Unreachable => 2,
-        LedgerState::Unauthorized => 3,
-        LedgerState::Unusable => 4,
-        LedgerState::Incompatible => 5,
+        LedgerState::Connected if round_trip_ok => exit::OK,
+        LedgerState::Connected => exit::LEDGER_ROUND_TRIP_FAILED,
+        LedgerState::None => exit::ERROR,
+        LedgerState::Unreachable => exit::LEDGER_UNREACHABLE,
+        LedgerState::Unauthorized => exit::LEDGER_UNAUTHORIZED,
+        LedgerState::Unusable => exit::LEDGER_UNUSABLE,
+        LedgerState::Incompatible => exit::LEDGER_INCOMPATIBLE,
     }
 }
 
 /// `shootlog check`: the handshake and one harmless round trip against the
 /// configured deployment; prints the deployment report (JSON) and answers
 /// the exit code of [`check_exit_code`].
-pub async fn check(cfg: ServeConfig) -> anyhow::Result<u8> {
-    cfg.validate()?;
-    anyhow::ensure!(cfg.ledger.convex_url.is_some(), "check needs a ledger: set CONVEX_URL and CONVEX_DEPLOY_KEY");
-    let journal = open_journal(&cfg)?;
-    let ledger = connect_ledger(&cfg.ledger).await?;
+pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
+    args.ledger.validate()?;
+    anyhow::ensure!(args.ledger.convex_url.is_some(), "check needs a ledger: set CONVEX_URL and CONVEX_DEPLOY_KEY");
+    let path = journal_path_in(&args.data_dir);
+    let journal = match path.is_file() {
+        true => Some(
+            Journal::open(&path, JournalOptions::default())
+                .with_context(|| format!("cannot open the journal at {}", path.display()))?,
+        ),
+        false => None,
+    };
+    let ledger = connect_ledger(&args.ledger).await?;
     let status = ledger.check().await;
     let round_trip = match status.state {
         LedgerState::Connected => Some(ledger.round_trip().await),
         _ => None,
     };
-    let report = api::ops::DeploymentReport::gather(&journal, ledger.as_ref(), 0)
+    let report = api::ops::DeploymentReport::gather(journal.as_ref(), ledger.as_ref(), 0)
         .await
         .map_err(|e| anyhow::anyhow!("the journal report: {e}"))?;
     let mut doc = serde_json::to_value(&report)?;
     if let Some(rt) = &round_trip {
+        let path = crate::ledger::RECEIPT_QUERY;
         doc["ledger"]["roundTrip"] = match rt {
-            Ok(d) => {
-                serde_json::json!({"ok": true, "path": crate::ledger::RECEIPT_QUERY, "ms": d.as_secs_f64() * 1000.0})
-            }
-            Err(e) => serde_json::json!({"ok": false, "path": crate::ledger::RECEIPT_QUERY, "error": e.to_string()}),
+            Ok(d) => serde_json::json!({"ok": true, "path": path, "ms": d.as_secs_f64() * 1000.0}),
+            Err(e) => serde_json::json!({"ok": false, "path": path, "error": e.to_string()}),
         };
     }
     println!("{}", serde_json::to_string_pretty(&doc)?);
-    journal.close().await;
+    if let Some(j) = journal {
+        j.close().await;
+    }
     let code = check_exit_code(status.state, round_trip.as_ref().is_some_and(Result::is_ok));
-    if code != 0 {
-        let why = status.reason.unwrap_or_else(|| "the round trip over the sync socket failed".into());
+    if code != exit::OK {
+        let why = match &round_trip {
+            Some(Err(e)) => e.to_string(),
+            _ => status.reason.unwrap_or_default(),
+        };
         eprintln!("ledger {}: {why}", status.state.as_str());
     }
     Ok(code)
@@ -255,7 +348,7 @@ pub async fn check(cfg: ServeConfig) -> anyhow::Result<u8> {
 
 /// `shootlog token --device ID`: a new random device token and the line (its
 /// hash) for the device token file.
-pub fn issue_token(device: &str) -> anyhow::Result<()> {
+pub fn issue_token(device: &str) -> anyhow::Result<IssuedToken> {
     use base64::Engine;
     use rand::RngCore;
     let device = crate::domain::DeviceId::parse(device).map_err(|e| anyhow::anyhow!("--device {device:?}: {e}"))?;
@@ -263,7 +356,71 @@ pub fn issue_token(device: &str) -> anyhow::Result<()> {
     rand::rng().fill_bytes(&mut bytes);
     let token = format!("sld_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
     let hash: String = crate::api::auth::token_hash(&token).iter().map(|b| format!("{b:02x}")).collect();
-    println!("token for {device} (give it to the device; it is not stored anywhere):\n  {token}");
-    println!("line for SHOOTLOG_DEVICE_TOKENS_FILE:\n  {device} {hash}");
-    Ok(())
+    Ok(IssuedToken { device_id: device.to_string(), token, token_file_line: format!("{device} {hash}") })
+}
+
+impl IssuedToken {
+    /// What `shootlog token --format …` prints (ends with a newline).
+    pub fn render(&self, format: TokenFormat) -> anyhow::Result<String> {
+        Ok(match format {
+            TokenFormat::Text => format!(
+                "token for {} (give it to the device; it is not stored anywhere):\n  {}\nline for SHOOTLOG_DEVICE_TOKENS_FILE:\n  {}\n",
+                self.device_id, self.token, self.token_file_line
+            ),
+            TokenFormat::Json => format!("{}\n", serde_json::to_string(self)?),
+            TokenFormat::Env => [
+                ("SHOOTLOG_DEVICE_ID", &self.device_id),
+                ("SHOOTLOG_DEVICE_TOKEN", &self.token),
+                ("SHOOTLOG_DEVICE_TOKEN_FILE_LINE", &self.token_file_line),
+            ]
+            .iter()
+            .map(|(k, v)| format!("{k}={}\n", shell_quote(v)))
+            .collect(),
+        })
+    }
+}
+
+/// A POSIX shell word for `s`: as is when it is plain, in single quotes
+/// otherwise.
+fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-' | b'/' | b'+' | b'='));
+    if plain { s.to_string() } else { format!("'{}'", s.replace('\'', r"'\''")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quoting_keeps_plain_words_and_quotes_the_rest() {
+        assert_eq!(shell_quote("ipad-a"), "ipad-a");
+        assert_eq!(shell_quote("sld_AbC-9"), "sld_AbC-9");
+        assert_eq!(shell_quote("ipad-a 0f3c"), "'ipad-a 0f3c'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn an_issued_token_renders_as_text_json_and_env() {
+        let t = issue_token("ipad-a").expect("token");
+        assert!(t.token.starts_with("sld_"));
+        let hash: String = crate::api::auth::token_hash(&t.token).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(t.token_file_line, format!("ipad-a {hash}"));
+        let json: serde_json::Value = serde_json::from_str(&t.render(TokenFormat::Json).expect("json")).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"deviceId": "ipad-a", "token": t.token, "tokenFileLine": t.token_file_line})
+        );
+        let env = t.render(TokenFormat::Env).expect("env");
+        assert_eq!(
+            env,
+            format!(
+                "SHOOTLOG_DEVICE_ID=ipad-a\nSHOOTLOG_DEVICE_TOKEN={}\nSHOOTLOG_DEVICE_TOKEN_FILE_LINE='{}'\n",
+                t.token, t.token_file_line
+            )
+        );
+        assert!(t.render(TokenFormat::Text).expect("text").contains(&t.token));
+        assert!(issue_token("not a device").is_err());
+    }
 }

@@ -21,7 +21,12 @@ pub enum LogFormat {
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,convex=warn,tungstenite=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // stderr, above a progress bar while one is shown.
+    // Colours only on a terminal: a file or a pipe gets plain lines.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(crate::progress::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = match format {
         LogFormat::Pretty => builder.compact().try_init(),
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
@@ -37,7 +42,11 @@ pub struct Metrics {
     pub accepted: AtomicU64,
     pub replayed: AtomicU64,
     pub refused: AtomicU64,
+    /// Events sent to the ledger, re-sends included.
+    pub sent: AtomicU64,
     pub delivered: AtomicU64,
+    /// The delivered events the ledger had already applied (`duplicate`).
+    pub duplicates: AtomicU64,
     pub rejected: AtomicU64,
     pub retried: AtomicU64,
     pub isolated: AtomicU64,
@@ -86,11 +95,17 @@ impl Metrics {
     pub fn render(&self, g: &Gauges) -> String {
         let mut out = String::with_capacity(2048);
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let counters: [(&str, &str, u64); 8] = [
+        let counters: [(&str, &str, u64); 10] = [
             ("shootlog_events_accepted_total", "Events newly journaled (2xx).", load(&self.accepted)),
             ("shootlog_events_replayed_total", "Idempotent replays answered from the journal.", load(&self.replayed)),
             ("shootlog_requests_refused_total", "Write requests refused with 4xx/5xx.", load(&self.refused)),
+            ("shootlog_events_sent_total", "Events sent to the ledger, re-sends included.", load(&self.sent)),
             ("shootlog_events_delivered_total", "Events the ledger applied (or had applied).", load(&self.delivered)),
+            (
+                "shootlog_events_duplicate_total",
+                "Delivered events the ledger had already applied.",
+                load(&self.duplicates),
+            ),
             ("shootlog_events_rejected_total", "Events the ledger rejected.", load(&self.rejected)),
             ("shootlog_delivery_retries_total", "Batches re-sent after a transport failure.", load(&self.retried)),
             (

@@ -85,7 +85,9 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 pub struct DeploymentReport {
     pub build: BuildReport,
     pub ledger: LedgerReport,
-    pub journal: JournalReport,
+    /// Absent only from `shootlog check` run where there is no journal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<JournalReport>,
     pub uptime_seconds: u64,
 }
 
@@ -165,10 +167,22 @@ pub fn functions_build_id() -> &'static str {
 
 impl DeploymentReport {
     /// The report for a journal and a ledger, as they stand now.
-    pub async fn gather(journal: &Journal, ledger: &dyn Ledger, uptime_seconds: u64) -> Result<Self, ApiError> {
+    pub async fn gather(journal: Option<&Journal>, ledger: &dyn Ledger, uptime_seconds: u64) -> Result<Self, ApiError> {
         let status = ledger.status();
-        let report = journal.report().await?;
         let now = Millis::now();
+        let journal = match journal {
+            Some(j) => {
+                let report = j.report().await?;
+                Some(JournalReport {
+                    path: j.path().display().to_string(),
+                    depth: j.depth(),
+                    oldest_pending_age_ms: report.oldest_pending_received_at.map(|t| (now.0 - t.0).max(0)),
+                    last_delivery_at: report.last_settled_at,
+                    rejected_by_code: report.rejected_by_code,
+                })
+            }
+            None => None,
+        };
         let functions_match_build = status.deployment.as_ref().map(|d| d.functions_build_id == functions_build_id());
         Ok(Self {
             build: BuildReport {
@@ -190,13 +204,7 @@ impl DeploymentReport {
                 deployment: status.deployment,
                 functions_match_build,
             },
-            journal: JournalReport {
-                path: journal.path().display().to_string(),
-                depth: journal.depth(),
-                oldest_pending_age_ms: report.oldest_pending_received_at.map(|t| (now.0 - t.0).max(0)),
-                last_delivery_at: report.last_settled_at,
-                rejected_by_code: report.rejected_by_code,
-            },
+            journal,
             uptime_seconds,
         })
     }
@@ -211,7 +219,7 @@ impl DeploymentReport {
 )]
 pub async fn version(State(state): State<AppState>, _reader: Reader) -> Result<Json<DeploymentReport>, ApiError> {
     let uptime = state.started.elapsed().as_secs();
-    Ok(Json(DeploymentReport::gather(&state.journal, state.ledger.as_ref(), uptime).await?))
+    Ok(Json(DeploymentReport::gather(Some(&state.journal), state.ledger.as_ref(), uptime).await?))
 }
 
 #[utoipa::path(

@@ -172,6 +172,7 @@ impl Forwarder {
     /// around a poison event still settle, in order.
     async fn deliver(&self, batch: &[Entry]) -> Outcome {
         let envelopes: Vec<Envelope> = batch.iter().map(|e| e.envelope.clone()).collect();
+        Metrics::inc(&self.metrics.sent, envelopes.len() as u64);
         let started = std::time::Instant::now();
         let answer = self.ledger.apply_batch(&envelopes).await;
         Metrics::inc(&self.metrics.ledger_call_micros, started.elapsed().as_micros() as u64);
@@ -228,13 +229,14 @@ impl Forwarder {
 
     async fn settle(&self, batch: &[Entry], verdicts: Vec<Verdict>) -> Outcome {
         let now = Millis::now();
-        let (mut delivered, mut rejected) = (0, 0);
+        let (mut delivered, mut duplicates, mut rejected) = (0, 0, 0);
         for (entry, v) in batch.iter().zip(&verdicts) {
             if v.is_rejection() {
                 rejected += 1;
                 tracing::info!(event_id = %entry.envelope.event_id, code = v.code.as_deref().unwrap_or(""), "ledger rejected event");
             } else {
                 delivered += 1;
+                duplicates += u64::from(v.verdict == VerdictKind::Duplicate);
             }
             self.metrics.observe_delivery(u64::try_from(now.0 - entry.envelope.received_at.0).unwrap_or(0));
         }
@@ -246,6 +248,7 @@ impl Forwarder {
             Ok(()) => {
                 Metrics::inc(&self.metrics.batches, 1);
                 Metrics::inc(&self.metrics.delivered, delivered);
+                Metrics::inc(&self.metrics.duplicates, duplicates);
                 Metrics::inc(&self.metrics.rejected, rejected);
                 Outcome::Settled
             }

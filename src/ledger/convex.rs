@@ -288,33 +288,26 @@ impl ConvexLedger {
     fn record(&self, state: LedgerState, reason: Option<String>, deployment: Option<Deployment>, rtt: Option<f64>) {
         let Ok(mut status) = self.status.lock() else { return };
         let now = Millis::now();
-        if status.state != state {
-            let reason_text = reason.as_deref().unwrap_or("");
+        let first = status.checked_at.is_none();
+        if status.state != state || first {
+            let (from, to, why) = (status.state.as_str(), state.as_str(), reason.as_deref().unwrap_or(""));
             match state {
                 LedgerState::Connected => tracing::info!(
-                    from = status.state.as_str(),
+                    from,
                     contract_version = CONTRACT_VERSION,
                     functions_build_id = deployment.as_ref().map(|d| d.functions_build_id.as_str()).unwrap_or(""),
                     "ledger connected"
                 ),
                 LedgerState::Unreachable | LedgerState::None => {
-                    tracing::warn!(
-                        from = status.state.as_str(),
-                        to = state.as_str(),
-                        reason = reason_text,
-                        "ledger state changed; events stay journaled"
-                    )
+                    tracing::warn!(from, reason = why, "ledger {to}: events stay journaled")
                 }
-                _ => tracing::error!(
-                    from = status.state.as_str(),
-                    to = state.as_str(),
-                    reason = reason_text,
-                    "ledger state changed; events stay journaled until it is mended"
-                ),
+                _ => tracing::error!(from, reason = why, "ledger {to}: events stay journaled until it is mended"),
             }
-            status.state = state;
-            status.since = now;
-            status.changes += 1;
+            if status.state != state {
+                status.state = state;
+                status.since = now;
+                status.changes += 1;
+            }
         }
         status.reason = reason;
         status.checked_at = Some(now);
