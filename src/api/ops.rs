@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::auth::Reader;
 use crate::domain::Millis;
-use crate::journal::Depth;
+use crate::journal::{Depth, StorageStatus};
 use crate::telemetry::Gauges;
 
 /// Liveness.
@@ -36,6 +36,9 @@ pub struct Readiness {
     pub status: String,
     /// `ok`, or why the journal cannot take writes.
     pub journal: String,
+    /// The journal's storage: whether it takes new events, the fault if
+    /// not, the room left and the reserve.
+    pub storage: StorageStatus,
     /// `none` (not configured), `connected`, or `disconnected` (degraded:
     /// events wait in the journal).
     #[schema(example = "connected")]
@@ -50,7 +53,7 @@ pub struct Readiness {
     get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready to accept events", body = Readiness),
-        (status = 503, description = "The journal cannot take writes, or the service is draining", body = Readiness),
+        (status = 503, description = "The journal cannot take writes (`storage.fault`: full, reserve, read_only, missing, io), or the service is draining. Ready again by itself once the storage takes writes.", body = Readiness),
     )
 )]
 pub async fn readyz(State(state): State<AppState>) -> Response {
@@ -70,6 +73,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     let body = Readiness {
         status: if ready { "ready" } else { "not_ready" }.into(),
         journal,
+        storage: state.journal.storage(),
         ledger: ledger.into(),
         backlog: state.journal.depth().pending,
         draining,
@@ -131,6 +135,8 @@ pub async fn metrics(State(state): State<AppState>, _reader: Reader) -> Response
         journal_commits: state.journal.commits(),
         ledger_configured: state.ledger.is_configured(),
         ledger_connected: state.ledger.is_connected(),
+        storage: state.journal.storage(),
+        storage_refusals: state.journal.storage_refusals(),
     };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&gauges)).into_response()
 }
