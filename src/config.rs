@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::api::auth::{Credentials, Sender};
 use crate::api::limits::Rate;
 use crate::domain::DeviceId;
+use crate::journal::{ByteSize, Reserve, parse_max_size};
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
@@ -96,6 +97,18 @@ pub struct ServeConfig {
     /// How often settled entries past retention are compacted, in seconds.
     #[arg(long, env = "SHOOTLOG_COMPACT_INTERVAL_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     pub compact_interval_secs: u64,
+
+    /// Room kept for verdicts and compaction: with less left for the journal
+    /// (on its volume, or under its size cap), new events answer 503
+    /// `storage_full` until it drains back. A size (`64MiB`, `512KiB`, bytes)
+    /// or a share of the volume (`5%`); 0 turns it off.
+    #[arg(long, env = "SHOOTLOG_JOURNAL_RESERVE", default_value = "64MiB")]
+    pub journal_reserve: Reserve,
+
+    /// Largest the journal's database may grow (`2GiB`, `512MiB`; at least
+    /// 64KiB); unset: as large as its volume allows.
+    #[arg(long, env = "SHOOTLOG_JOURNAL_MAX_SIZE", value_parser = parse_max_size)]
+    pub journal_max_size: Option<ByteSize>,
 }
 
 /// Credentials. Secrets come from the environment (fly.io secrets), never
@@ -167,6 +180,10 @@ pub enum ConfigError {
     ConvexUrl(String),
     #[error("CONVEX_DEPLOY_KEY is set but CONVEX_URL is not")]
     KeyWithoutUrl,
+    #[error(
+        "SHOOTLOG_JOURNAL_RESERVE ({reserve}) must be smaller than SHOOTLOG_JOURNAL_MAX_SIZE ({max}): no event would fit"
+    )]
+    ReserveAboveCap { reserve: ByteSize, max: ByteSize },
 }
 
 impl ServeConfig {
@@ -178,6 +195,11 @@ impl ServeConfig {
             }
         } else if self.ledger.convex_deploy_key.is_some() {
             return Err(ConfigError::KeyWithoutUrl);
+        }
+        if let (Reserve::Bytes(reserve), Some(max)) = (self.journal_reserve, self.journal_max_size)
+            && reserve >= max.0
+        {
+            return Err(ConfigError::ReserveAboveCap { reserve: ByteSize(reserve), max });
         }
         Ok(())
     }
