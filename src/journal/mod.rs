@@ -20,8 +20,11 @@
 //!   unmounted directory would otherwise take writes into a file nobody
 //!   opens again (`missing`);
 //! - that the room left for new data — the volume's free space plus the
-//!   journal's free pages, or the room under the size cap if smaller — is at
-//!   least the reserve (`reserve`).
+//!   journal's free pages, less what the WAL may still grow to, or the room
+//!   under the size cap if smaller — is at least the reserve (`reserve`;
+//!   taken again from a quarter above it, so that the state does not flap).
+//!   The WAL is sized to the volume: checkpointed every 1000 pages, or every
+//!   64th of a small volume, and truncated back to that after a checkpoint.
 //!
 //! Below the reserve only *new* events are refused. Replays of journaled
 //! events, the forwarder's verdicts and failures, compaction and requeues

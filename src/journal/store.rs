@@ -82,6 +82,20 @@ pub(super) fn cap_size(conn: &Connection, max_bytes: u64) -> Result<u64, Journal
     Ok(u64::try_from(cap).unwrap_or(0))
 }
 
+/// Sizes the WAL to the volume: checkpoints every 1000 pages (SQLite's
+/// default), or more often on a volume too small for a WAL of 4 MiB
+/// (a 64th of it, at least 16 pages), and truncates it back to that size
+/// after a checkpoint. Returns the most the WAL should take, in bytes.
+pub(super) fn tune_wal(conn: &Connection, page_size: u64, volume_size: Option<u64>) -> Result<u64, JournalError> {
+    let pages = volume_size.map_or(1000, |v| (v / 64 / page_size).clamp(16, 1000));
+    conn.pragma_update(None, "wal_autocheckpoint", pages)?;
+    // A WAL frame is a page and a 24-byte header, after a 32-byte file header.
+    let bytes = pages * (page_size + 24) + 32;
+    let limit = i64::try_from(bytes).unwrap_or(i64::MAX);
+    let _: i64 = conn.query_row(&format!("PRAGMA journal_size_limit = {limit}"), [], |r| r.get(0))?;
+    Ok(bytes)
+}
+
 pub(super) fn page_size(conn: &Connection) -> Result<u64, JournalError> {
     let n: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(4096).max(512))

@@ -71,6 +71,8 @@ pub(super) fn spawn(
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    let volume_size = space::volume(&dir).ok().map(|v| v.size);
+    let wal_allowance = store::tune_wal(&conn, page_size, volume_size)?;
     let mut writer = Writer {
         conn,
         options,
@@ -79,7 +81,8 @@ pub(super) fn spawn(
         dir,
         identity,
         page_size,
-        gate_set_state: false,
+        gate_fault: None,
+        wal_allowance,
         fatal: None,
         full_at: None,
         full_now: false,
@@ -99,10 +102,13 @@ struct Writer {
     /// The file opened, to notice when the path names another (or none).
     identity: FileIdentity,
     page_size: u64,
-    /// Whether the current fault came from the checks before a group
+    /// The current fault, when it came from the checks before a group
     /// (cleared when they pass) rather than from a failed write (cleared
     /// when a write succeeds).
-    gate_set_state: bool,
+    gate_fault: Option<StorageFault>,
+    /// The most the WAL grows to between checkpoints: room on the volume
+    /// that is spoken for.
+    wal_allowance: u64,
     /// Set once an fsync failed: the writer takes nothing more.
     fatal: Option<String>,
     /// The room measured after a write failed with `Full`, if fewer than
@@ -519,6 +525,12 @@ impl Writer {
             }
             self.full_at = None;
         }
+        // Once below the reserve, new events are taken again only with a
+        // margin of a quarter of it, so that the state does not flap.
+        let mut threshold = m.reserve;
+        if self.gate_fault == Some(StorageFault::Reserve) {
+            threshold = threshold.saturating_add(m.reserve / 4);
+        }
         match m.room {
             // Not a page left: full, whatever the reserve.
             Some(room) if room < self.page_size => Err((StorageFault::Full, full)),
@@ -527,6 +539,15 @@ impl Writer {
                 format!(
                     "the journal has {} left for new events, below its reserve of {}",
                     human(room),
+                    human(m.reserve)
+                ),
+            )),
+            Some(room) if room < threshold => Err((
+                StorageFault::Reserve,
+                format!(
+                    "the journal has {} left for new events: it takes them again from {} (its reserve of {} and a margin)",
+                    human(room),
+                    human(threshold),
                     human(m.reserve)
                 ),
             )),
@@ -540,17 +561,20 @@ impl Writer {
         match gate {
             Err((fault, detail)) => {
                 self.shared.health.set(Some(*fault), detail);
-                self.gate_set_state = true;
+                self.gate_fault = Some(*fault);
             }
-            Ok(()) if self.gate_set_state => {
+            Ok(()) if self.gate_fault.is_some() => {
                 self.shared.health.set(None, "");
-                self.gate_set_state = false;
+                self.gate_fault = None;
             }
             Ok(()) => {}
         }
     }
 
     fn measure(&self) -> Measure {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let wal_bytes = std::fs::metadata(&wal).map_or(0, |m| m.len());
         let volume = space::volume(&self.dir).ok();
         let (pages, free_pages) = store::pages(&self.conn).unwrap_or((0, 0));
         let max_pages = match self.options.max_bytes {
@@ -559,7 +583,10 @@ impl Writer {
         };
         let ps = self.page_size;
         let free_page_bytes = free_pages.saturating_mul(ps);
-        let on_volume = volume.map(|v| v.free.saturating_add(free_page_bytes));
+        // What the WAL may still grow to is not room for new events: a
+        // checkpoint that truncates it then changes nothing.
+        let wal_growth = self.wal_allowance.saturating_sub(wal_bytes);
+        let on_volume = volume.map(|v| v.free.saturating_add(free_page_bytes).saturating_sub(wal_growth));
         let under_cap = max_pages.map(|max| max.saturating_sub(pages).saturating_add(free_pages).saturating_mul(ps));
         let room = match (on_volume, under_cap) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -640,7 +667,7 @@ impl Writer {
 
     fn note_failure(&mut self, fault: StorageFault, detail: &str) {
         self.shared.health.set(Some(fault), detail);
-        self.gate_set_state = false;
+        self.gate_fault = None;
         self.full_now |= fault == StorageFault::Full;
     }
 
