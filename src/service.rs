@@ -189,14 +189,15 @@ async fn compact_loop(journal: Journal, keep: Duration, every: Duration, mut sto
 /// writable, tried with a test write.
 const STORAGE_CHECK_EVERY: Duration = Duration::from_secs(1);
 
-/// Delivered entries dropped per transaction under storage pressure.
-const SHED_CHUNK: u32 = 2_000;
+/// Delivered entries dropped per transaction under storage pressure: few
+/// enough that their WAL frames fit in a small reserve.
+const SHED_CHUNK: u32 = 500;
 
 /// Keeps the journal's storage state fresh without waiting for requests:
 /// checks it every second, tries a test write while it is not writable (so
 /// that it recovers by itself), and while it is full or below its reserve
-/// drops delivered entries early (the ledger holds them) and truncates the
-/// WAL, so that the next events have room.
+/// drops delivered entries early (the ledger holds them) until there is
+/// room again, and truncates the WAL.
 async fn storage_loop(journal: Journal, mut stop: watch::Receiver<bool>) {
     use crate::journal::StorageFault;
     loop {
@@ -211,6 +212,7 @@ async fn storage_loop(journal: Journal, mut stop: watch::Receiver<bool>) {
         if !matches!(journal.storage().fault, Some(StorageFault::Reserve | StorageFault::Full)) {
             continue;
         }
+        // Delivered entries go, oldest first, until there is room again.
         let mut shed = 0;
         loop {
             match journal.compact_delivered(SHED_CHUNK).await {
@@ -220,6 +222,10 @@ async fn storage_loop(journal: Journal, mut stop: watch::Receiver<bool>) {
                     tracing::debug!(error = %e, "early compaction failed");
                     break;
                 }
+            }
+            let _ = journal.check_storage().await;
+            if journal.storage().writable {
+                break;
             }
         }
         if shed > 0 {
