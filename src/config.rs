@@ -13,6 +13,7 @@ use std::time::Duration;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
+use crate::journal::{ByteSize, Reserve, parse_max_size};
 use crate::limits;
 use crate::progress::ProgressMode;
 use crate::telemetry::LogFormat;
@@ -42,6 +43,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process: not worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the service (the default).
     Serve(ServeConfig),
@@ -314,6 +317,18 @@ pub struct ServeConfig {
     /// How often settled entries past retention are compacted, in seconds.
     #[arg(long, env = "SHOOTLOG_COMPACT_INTERVAL_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Journal")]
     pub compact_interval_secs: u64,
+
+    /// Room kept for verdicts and compaction: with less left for the journal
+    /// (on its volume, or under its size cap), new events answer 503
+    /// `storage_full` until it drains back. A size (`64MiB`, `512KiB`, bytes)
+    /// or a share of the volume (`5%`); 0 turns it off.
+    #[arg(long, env = "SHOOTLOG_JOURNAL_RESERVE", default_value = "64MiB")]
+    pub journal_reserve: Reserve,
+
+    /// Largest the journal's database may grow (`2GiB`, `512MiB`; at least
+    /// 64KiB); unset: as large as its volume allows.
+    #[arg(long, env = "SHOOTLOG_JOURNAL_MAX_SIZE", value_parser = parse_max_size)]
+    pub journal_max_size: Option<ByteSize>,
 }
 
 /// Credentials. Secrets come from the environment (fly.io secrets), never
@@ -403,11 +418,21 @@ pub enum ConfigError {
         "CONVEX_URL is set but CONVEX_DEPLOY_KEY is not: the service calls internal functions and needs the deployment's deploy key (Convex dashboard → Settings → Deploy keys)"
     )]
     UrlWithoutKey,
+    #[error(
+        "SHOOTLOG_JOURNAL_RESERVE ({reserve}) must be smaller than SHOOTLOG_JOURNAL_MAX_SIZE ({max}): no event would fit"
+    )]
+    ReserveAboveCap { reserve: ByteSize, max: ByteSize },
 }
 
 impl ServeConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.ledger.validate()
+        self.ledger.validate()?;
+        if let (Reserve::Bytes(reserve), Some(max)) = (self.journal_reserve, self.journal_max_size)
+            && reserve >= max.0
+        {
+            return Err(ConfigError::ReserveAboveCap { reserve: ByteSize(reserve), max });
+        }
+        Ok(())
     }
 
     pub fn journal_path(&self) -> PathBuf {

@@ -37,8 +37,13 @@ pub async fn connect_ledger(cfg: &LedgerConfig) -> anyhow::Result<Arc<dyn Ledger
 
 pub fn open_journal(cfg: &ServeConfig) -> anyhow::Result<Journal> {
     let path = cfg.journal_path();
-    Journal::open(&path, JournalOptions { max_pending: cfg.max_backlog, ..JournalOptions::default() })
-        .with_context(|| format!("cannot open the journal at {}", path.display()))
+    let options = JournalOptions {
+        max_pending: cfg.max_backlog,
+        reserve: cfg.journal_reserve,
+        max_bytes: cfg.journal_max_size.map(|s| s.0),
+        ..JournalOptions::default()
+    };
+    Journal::open(&path, options).with_context(|| format!("cannot open the journal at {}", path.display()))
 }
 
 fn forwarder_options(cfg: &LedgerConfig) -> ForwarderOptions {
@@ -71,6 +76,7 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
     let every = Duration::from_secs(cfg.compact_interval_secs);
     let compactor =
         cfg.retention().map(|keep| tokio::spawn(compact_loop(journal.clone(), keep, every, stop_rx.clone())));
+    let storage_watch = tokio::spawn(storage_loop(journal.clone(), stop_rx.clone()));
 
     let listener = TcpListener::bind(cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
@@ -83,9 +89,12 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
 
     let app = api::router(state.clone());
     let drain_state = state.clone();
+    let failed = journal.clone();
     let shutdown = async move {
-        shutdown.await;
-        tracing::info!("shutting down: draining requests");
+        tokio::select! {
+            () = shutdown => tracing::info!("shutting down: draining requests"),
+            () = failed.failed() => tracing::error!("the journal failed an fsync: draining requests, then exiting"),
+        }
         drain_state.start_draining();
     };
     serve_http(listener, app, Duration::from_secs(cfg.header_timeout_secs), shutdown).await;
@@ -97,7 +106,14 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
     if let Some(c) = compactor {
         let _ = c.await;
     }
+    let _ = storage_watch.await;
     journal.close().await;
+    if journal.has_failed() {
+        anyhow::bail!(
+            "an fsync of the journal at {} failed: exiting so that it is recovered from its WAL on restart (every acknowledged event was synced before its answer)",
+            journal.path().display()
+        );
+    }
     tracing::info!(backlog = journal.depth().pending, "journal closed; goodbye");
     Ok(())
 }
@@ -212,6 +228,58 @@ impl std::fmt::Display for ReplaySummary {
             write!(f, "; {} still pending", self.pending)?;
         }
         Ok(())
+    }
+}
+
+/// How often the journal's storage is checked, and, while it is not
+/// writable, tried with a test write.
+const STORAGE_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// Delivered entries dropped per transaction under storage pressure: few
+/// enough that their WAL frames fit in a small reserve.
+const SHED_CHUNK: u32 = 500;
+
+/// Keeps the journal's storage state fresh without waiting for requests:
+/// checks it every second, tries a test write while it is not writable (so
+/// that it recovers by itself), and while it is full or below its reserve
+/// drops delivered entries early (the ledger holds them) until there is
+/// room again, and truncates the WAL.
+async fn storage_loop(journal: Journal, mut stop: watch::Receiver<bool>) {
+    use crate::journal::StorageFault;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(STORAGE_CHECK_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+        if journal.has_failed() {
+            return;
+        }
+        let _ = if journal.storage().writable { journal.check_storage().await } else { journal.probe().await };
+        if !matches!(journal.storage().fault, Some(StorageFault::Reserve | StorageFault::Full)) {
+            continue;
+        }
+        // Delivered entries go, oldest first, until there is room again.
+        let mut shed = 0;
+        loop {
+            match journal.compact_delivered(SHED_CHUNK).await {
+                Ok(0) => break,
+                Ok(n) => shed += n,
+                Err(e) => {
+                    tracing::debug!(error = %e, "early compaction failed");
+                    break;
+                }
+            }
+            let _ = journal.check_storage().await;
+            if journal.storage().writable {
+                break;
+            }
+        }
+        if shed > 0 {
+            tracing::info!(removed = shed, "journal storage is short: compacted delivered entries early");
+        }
+        // The WAL's space back to the volume (a no-op once it is empty).
+        let _ = journal.checkpoint().await;
+        let _ = journal.probe().await;
     }
 }
 

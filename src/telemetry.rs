@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracing_subscriber::EnvFilter;
 
+use crate::journal::{StorageFault, StorageStatus};
+
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -72,6 +74,9 @@ pub struct Gauges {
     pub ledger_states: Vec<(&'static str, bool)>,
     /// How often the ledger's state changed since start.
     pub ledger_state_changes: u64,
+    pub storage: StorageStatus,
+    /// Write requests the journal refused, by storage fault.
+    pub storage_refusals: [(StorageFault, u64); 5],
 }
 
 impl Metrics {
@@ -159,6 +164,38 @@ impl Metrics {
             "# HELP {name} Changes of the ledger's state since start.\n# TYPE {name} counter\n{name} {}",
             g.ledger_state_changes
         );
+        let st = &g.storage;
+        let storage: [(&str, &str, Option<u64>); 6] = [
+            (
+                "shootlog_journal_free_bytes",
+                "Room for new events: the volume's free space plus the journal's free pages, or the room under its size cap if smaller.",
+                st.free_bytes,
+            ),
+            (
+                "shootlog_journal_volume_free_bytes",
+                "Free bytes of the journal's volume (statvfs).",
+                st.volume_free_bytes,
+            ),
+            (
+                "shootlog_journal_reserve_bytes",
+                "Below this much room new events are refused (503 storage_full).",
+                Some(st.reserve_bytes),
+            ),
+            ("shootlog_journal_size_bytes", "The journal database's size (without its WAL).", Some(st.size_bytes)),
+            ("shootlog_journal_max_bytes", "The journal's size cap (0: none).", Some(st.max_bytes.unwrap_or(0))),
+            ("shootlog_journal_writable", "1 if the journal takes new events.", Some(u64::from(st.writable))),
+        ];
+        for (name, help, v) in storage {
+            if let Some(v) = v {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+            }
+        }
+        let name = "shootlog_journal_refusals_total";
+        let _ =
+            writeln!(out, "# HELP {name} Write requests the journal refused, by storage fault.\n# TYPE {name} counter");
+        for (fault, n) in g.storage_refusals {
+            let _ = writeln!(out, "{name}{{cause=\"{}\"}} {n}", fault.as_str());
+        }
         let name = "shootlog_delivery_latency_seconds";
         let _ = writeln!(out, "# HELP {name} Time from receipt to the ledger's verdict.\n# TYPE {name} histogram");
         for (i, le) in LATENCY_BUCKETS.iter().enumerate() {

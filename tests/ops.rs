@@ -47,10 +47,17 @@ async fn readyz_reports_the_journal_the_ledger_and_the_backlog() {
     let s = Server::start().await;
     let r = s.get("/readyz").await;
     assert_eq!(r.status, 200);
+    let mut body = r.body.clone();
+    let storage = body.as_object_mut().and_then(|b| b.remove("storage")).expect("storage");
     assert_eq!(
-        r.body,
+        body,
         json!({"status": "ready", "journal": "ok", "ledger": "none", "ledgerReason": "no ledger is configured (CONVEX_URL unset)", "backlog": 0, "draining": false})
     );
+    assert_eq!(storage["writable"], true, "{storage:#}");
+    assert!(storage.get("fault").is_none(), "{storage:#}");
+    assert_eq!(storage["reserveBytes"], 64 << 20, "the default reserve: {storage:#}");
+    assert!(storage["freeBytes"].as_u64().is_some_and(|f| f >= 64 << 20), "{storage:#}");
+    assert!(storage["sizeBytes"].as_u64().is_some_and(|n| n > 0), "{storage:#}");
     write_three(&s).await;
     let r = s.get("/readyz").await;
     assert_eq!(r.status, 200);

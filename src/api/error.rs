@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::{EventId, Verdict, Violation, ViolationCode};
-use crate::journal::JournalError;
+use crate::journal::{JournalError, StorageFault};
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +36,10 @@ pub enum ApiError {
     Rejected { event_id: EventId, verdict: Verdict },
     #[error("{detail}")]
     Unavailable { detail: String, retry_after_secs: u64 },
+    /// The journal's storage cannot take the write: 503 with a problem type
+    /// of its own per fault, and `Retry-After`.
+    #[error("{detail}")]
+    Storage { fault: StorageFault, detail: String },
     #[error("{0}")]
     Upstream(String),
     #[error("the request took longer than the service allows")]
@@ -111,6 +115,9 @@ impl ApiError {
                 }
             }
             ApiError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            ApiError::Storage { fault, .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, fault.problem_code(), fault.problem_title())
+            }
             ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "ledger_unavailable", "Ledger unavailable"),
             ApiError::Timeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout", "Request timeout"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
@@ -165,7 +172,13 @@ impl From<JournalError> for ApiError {
             JournalError::Closed => {
                 ApiError::Unavailable { detail: "the service is shutting down".into(), retry_after_secs: 2 }
             }
-            other => ApiError::Internal(other.to_string()),
+            JournalError::Unwritable { fault, detail } => ApiError::Storage { fault, detail },
+            other => match other.storage_fault() {
+                // A read that failed on the storage (the writer classifies
+                // its own errors into `Unwritable`).
+                Some(fault) => ApiError::Storage { fault, detail: format!("the journal's storage failed: {other}") },
+                None => ApiError::Internal(other.to_string()),
+            },
         }
     }
 }
@@ -184,6 +197,8 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::Internal(detail) => tracing::error!(%detail, "request failed"),
             ApiError::Upstream(detail) => tracing::warn!(%detail, "ledger read failed"),
+            // Logged once per change of the journal's state, not per request.
+            ApiError::Storage { .. } => {}
             _ => {}
         }
         let mut res = problem_response(status, &self.problem());
@@ -191,6 +206,9 @@ impl IntoResponse for ApiError {
         match self {
             ApiError::Unavailable { retry_after_secs, .. } | ApiError::TooManyRequests { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            ApiError::Storage { fault, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(fault.retry_after_secs()));
             }
             ApiError::Unauthorized { .. } => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"shootlog\""));

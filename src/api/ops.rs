@@ -12,7 +12,7 @@ use super::AppState;
 use super::auth::Reader;
 use super::error::ApiError;
 use crate::domain::Millis;
-use crate::journal::{Depth, Journal};
+use crate::journal::{Depth, Journal, StorageStatus};
 use crate::ledger::{CONTRACT_VERSION, Deployment, Ledger, LedgerState};
 use crate::telemetry::Gauges;
 
@@ -38,6 +38,9 @@ pub struct Readiness {
     pub status: String,
     /// `ok`, or why the journal cannot take writes.
     pub journal: String,
+    /// The journal's storage: whether it takes new events, the fault if
+    /// not, the room left and the reserve.
+    pub storage: StorageStatus,
     /// How the ledger stands (its last handshake); anything but
     /// `connected` (or `none`) means events wait in the journal.
     pub ledger: LedgerState,
@@ -54,7 +57,7 @@ pub struct Readiness {
     get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready to accept events", body = Readiness),
-        (status = 503, description = "The journal cannot take writes, or the service is draining", body = Readiness),
+        (status = 503, description = "The journal cannot take writes (`storage.fault`: full, reserve, read_only, missing, io), or the service is draining. Ready again by itself once the storage takes writes.", body = Readiness),
     )
 )]
 pub async fn readyz(State(state): State<AppState>) -> Response {
@@ -68,6 +71,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     let body = Readiness {
         status: if ready { "ready" } else { "not_ready" }.into(),
         journal,
+        storage: state.journal.storage(),
         ledger: ledger.state,
         ledger_reason: ledger.reason,
         backlog: state.journal.depth().pending,
@@ -241,6 +245,8 @@ pub async fn metrics(State(state): State<AppState>, _reader: Reader) -> Response
         ledger_connected: ledger.state == LedgerState::Connected,
         ledger_states: LedgerState::ALL.iter().map(|s| (s.as_str(), *s == ledger.state)).collect(),
         ledger_state_changes: ledger.changes,
+        storage: state.journal.storage(),
+        storage_refusals: state.journal.storage_refusals(),
     };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&gauges)).into_response()
 }

@@ -116,6 +116,12 @@ impl Forwarder {
                     Metrics::inc(&self.metrics.journal_io_micros, started.elapsed().as_micros() as u64);
                     b
                 }
+                // A storage fault is logged once, by the journal, when it
+                // starts; not on every round.
+                Err(e) if e.storage_fault().is_some() => {
+                    tracing::debug!(error = %e, "forwarder cannot read the journal");
+                    Vec::new()
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "forwarder cannot read the journal");
                     Vec::new()

@@ -6,8 +6,75 @@
 //! while the previous commit was syncing in a single transaction (group
 //! commit), so durability costs one fsync per batch of requests, not one per
 //! request. Reads use their own connection and never wait for the writer.
+//!
+//! ## Storage faults
+//!
+//! A write the storage refuses is told apart by type, never by message:
+//! SQLite's result code (`SQLITE_FULL`, `SQLITE_READONLY*`,
+//! `SQLITE_CANTOPEN`, `SQLITE_IOERR_*`) and, behind an `SQLITE_IOERR`, the
+//! OS error (`sqlite3_system_errno`, as a [`std::io::ErrorKind`]) make a
+//! [`StorageFault`]: `full`, `read_only`, `missing` or `io`. Before each
+//! group the writer checks two things that do not make SQLite fail:
+//!
+//! - that the journal's path still names the open file: a moved, deleted or
+//!   unmounted directory would otherwise take writes into a file nobody
+//!   opens again (`missing`);
+//! - that the room left for new data — the volume's free space plus the
+//!   journal's free pages, less what the WAL may still grow to, or the room
+//!   under the size cap if smaller — is at least the reserve (`reserve`;
+//!   taken again from a quarter above it, so that the state does not flap).
+//!   The WAL is sized to the volume: checkpointed every 1000 pages, or every
+//!   64th of a small volume, and truncated back to that after a checkpoint.
+//!
+//! Below the reserve only *new* events are refused. Replays of journaled
+//! events, the forwarder's verdicts and failures, compaction and requeues
+//! still write, into the reserve, so that the service drains itself back to
+//! health: once delivered, entries can be dropped early
+//! ([`Journal::compact_delivered`]), and the next events reuse their pages.
+//!
+//! A refused request leaves nothing behind. Each request of a group runs in
+//! its own savepoint (a one-event append needs none: its one INSERT undoes
+//! itself); and when SQLite rolls the whole transaction back on a storage
+//! error (it may, for `SQLITE_FULL` and `SQLITE_IOERR`), the rest of the
+//! group is not run outside a transaction but answered with the same error.
+//!
+//! The state — writable, or the fault and why — is kept in memory for
+//! `/readyz` and `/metrics`, logged once per change, and comes back by
+//! itself: `reserve` and `missing` when the next check passes; `read_only`,
+//! `io` and `full` when a write succeeds again: a new event, or the test
+//! write of [`Journal::probe`] (the schema version rewritten: one page, one
+//! fsync). A `full` that the measured room confirms (a few pages left)
+//! holds new events back until the room grows, so that it does not flap
+//! with every small event that still fits.
+//!
+//! ## A failed fsync
+//!
+//! After a failed fsync the page cache can no longer be trusted: Linux may
+//! have dropped the dirty pages it could not write (marking them clean) and
+//! reports the error once, so that a retried fsync succeeds without having
+//! written them (PostgreSQL's "fsyncgate", 2018). PostgreSQL's answer, since
+//! version 12, is to PANIC (`data_sync_retry = off`) and recover from its
+//! WAL on restart; SQLite answers `SQLITE_IOERR_FSYNC` and leaves the rest
+//! to the application. The journal does what PostgreSQL does:
+//!
+//! - the commit whose fsync failed is answered `storage_io_error`, never
+//!   acknowledged;
+//! - from then on the writer takes nothing: no append, no verdict, no
+//!   checkpoint, not even the one SQLite makes when its last connection
+//!   closes (the WAL stays as it is on disk);
+//! - [`Journal::failed`] tells the service, which stops taking requests,
+//!   answers those in flight, and exits with an error, so that its
+//!   supervisor restarts it;
+//! - on restart SQLite recovers the journal from the WAL on disk. Every
+//!   acknowledged event was fsync'd before its 2xx; the failed commit is
+//!   either there whole (an event never acknowledged, which the client's
+//!   retry then finds as a replay) or not at all: WAL frames are
+//!   checksummed.
 
+mod space;
 mod store;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +88,7 @@ use utoipa::ToSchema;
 
 use crate::domain::{Envelope, EventId, Millis, Verdict};
 
+pub use space::{ByteSize, DEFAULT_RESERVE, MIN_MAX_SIZE, Reserve, StorageFault, StorageStatus, human, parse_max_size};
 pub use store::JOURNAL_APPLICATION_ID;
 
 /// Where an entry stands.
@@ -155,6 +223,22 @@ pub enum JournalError {
     Decode(String),
     #[error("journal I/O failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The storage failed a write (or a read), or the journal refuses new
+    /// events to keep its reserve; `detail` says why, for the client.
+    #[error("{detail}")]
+    Unwritable { fault: StorageFault, detail: String },
+}
+
+impl JournalError {
+    /// The storage fault behind this error, if it is one.
+    pub fn storage_fault(&self) -> Option<StorageFault> {
+        match self {
+            JournalError::Unwritable { fault, .. } => Some(*fault),
+            JournalError::Storage(e) => StorageFault::of_sqlite(e, None),
+            JournalError::Io(e) => StorageFault::of_io(e),
+            _ => None,
+        }
+    }
 }
 
 /// Settings of the journal.
@@ -164,11 +248,17 @@ pub struct JournalOptions {
     pub max_pending: u64,
     /// Most requests committed in one transaction.
     pub max_group: usize,
+    /// Below this much room for new data, new events are refused
+    /// ([`StorageFault::Reserve`]).
+    pub reserve: Reserve,
+    /// The largest the database may grow (SQLite's `max_page_count`);
+    /// beyond, writes fail with [`StorageFault::Full`].
+    pub max_bytes: Option<u64>,
 }
 
 impl Default for JournalOptions {
     fn default() -> Self {
-        Self { max_pending: 1_000_000, max_group: 512 }
+        Self { max_pending: 1_000_000, max_group: 512, reserve: DEFAULT_RESERVE, max_bytes: None }
     }
 }
 
@@ -182,6 +272,8 @@ struct Shared {
     settled: watch::Sender<u64>,
     /// Woken after every commit that journaled new entries.
     appended: tokio::sync::Notify,
+    /// Whether the storage takes writes, and how much room is left.
+    health: space::Health,
 }
 
 /// A handle on the journal; cheap to clone.
@@ -201,9 +293,13 @@ impl Journal {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir).map_err(|e| unwritable(Some(dir), e))?;
         }
+        writable_file(path)?;
         let write_conn = store::open_writer(path)?;
+        if let Some(max) = options.max_bytes {
+            store::cap_size(&write_conn, max)?;
+        }
         let depth = store::depth(&write_conn)?;
         let reader = store::open_reader(path)?;
         let (settled, _) = watch::channel(0);
@@ -214,9 +310,10 @@ impl Journal {
             commits: AtomicU64::new(0),
             settled,
             appended: tokio::sync::Notify::new(),
+            health: space::Health::new(path, options.max_bytes),
         });
         let (tx, rx) = mpsc::unbounded_channel();
-        let thread = writer::spawn(write_conn, rx, options, shared.clone())?;
+        let thread = writer::spawn(write_conn, path, rx, options, shared.clone())?;
         Ok(Self {
             tx,
             reader: Arc::new(Mutex::new(reader)),
@@ -292,7 +389,7 @@ impl Journal {
         let reader = self.reader.clone();
         tokio::task::spawn_blocking(move || {
             let conn = reader.lock().map_err(|_| JournalError::Closed)?;
-            f(&conn)
+            f(&conn).map_err(|e| space::read_error(&conn, e))
         })
         .await
         .map_err(|_| JournalError::Closed)?
@@ -328,9 +425,60 @@ impl Journal {
         self.shared.appended.notified().await;
     }
 
-    /// Whether the writer still runs and the file takes a write.
+    /// Whether the journal takes new events: its storage checks pass and
+    /// the file takes a test write (one page, one fsync).
     pub async fn probe(&self) -> Result<(), JournalError> {
-        self.ask(|reply| writer::Command::Op(writer::Op::Probe { reply })).await?
+        self.ask(|reply| writer::Command::Op(writer::Op::Probe { write: true, reply })).await?
+    }
+
+    /// Runs the storage checks (the file is still there, the room left
+    /// against the reserve) without writing; refreshes [`Journal::storage`].
+    pub async fn check_storage(&self) -> Result<(), JournalError> {
+        self.ask(|reply| writer::Command::Op(writer::Op::Probe { write: false, reply })).await?
+    }
+
+    /// The journal's storage as last measured (no I/O).
+    pub fn storage(&self) -> StorageStatus {
+        self.shared.health.status()
+    }
+
+    /// Why the journal does not take new events, if it does not.
+    pub fn storage_fault(&self) -> Option<(StorageFault, String)> {
+        self.shared.health.fault()
+    }
+
+    /// Write requests refused for each storage fault since open.
+    pub fn storage_refusals(&self) -> [(StorageFault, u64); 5] {
+        self.shared.health.refusals()
+    }
+
+    /// Deletes up to `limit` delivered entries, oldest first, whatever their
+    /// age: the ledger holds them. Pending and rejected entries are kept.
+    /// For storage pressure only: replays of the dropped ids are journaled
+    /// anew, and the ledger answers `duplicate`. Returns how many.
+    pub async fn compact_delivered(&self, limit: u32) -> Result<u64, JournalError> {
+        self.ask(|reply| writer::Command::Op(writer::Op::Shed { limit, reply })).await?
+    }
+
+    /// Checkpoints the WAL into the database and truncates it, giving its
+    /// space back to the volume (skipped while a reader holds it).
+    pub async fn checkpoint(&self) -> Result<(), JournalError> {
+        self.ask(|reply| writer::Command::Checkpoint { reply }).await?
+    }
+
+    /// Resolves once an fsync of the journal failed: it takes nothing more
+    /// and the process should exit, to recover from the WAL on restart (see
+    /// the module docs). Never resolves otherwise.
+    pub async fn failed(&self) {
+        let mut rx = self.shared.health.fatal_watch();
+        if rx.wait_for(|fatal| *fatal).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Whether an fsync of the journal failed.
+    pub fn has_failed(&self) -> bool {
+        self.shared.health.is_fatal()
     }
 
     /// Stops the writer after what it has queued is committed.
@@ -341,4 +489,30 @@ impl Journal {
             let _ = tokio::task::spawn_blocking(move || h.join()).await;
         }
     }
+}
+
+/// Checks, with a typed error, that the journal file can be opened for
+/// writing (created if missing), before SQLite reports it as a bare
+/// `SQLITE_CANTOPEN`.
+fn writable_file(path: &Path) -> Result<(), JournalError> {
+    std::fs::OpenOptions::new().create(true).append(true).open(path).map(drop).map_err(|e| unwritable(None, e))
+}
+
+/// An I/O error at open, as a storage fault where it is one; `dir` when it
+/// was the directory's (the caller names the journal's path).
+fn unwritable(dir: Option<&Path>, e: std::io::Error) -> JournalError {
+    let Some(fault) = StorageFault::of_io(&e) else {
+        return JournalError::Io(e);
+    };
+    let what = match fault {
+        StorageFault::Full | StorageFault::Reserve => "the volume is full",
+        StorageFault::ReadOnly => "the file system is read-only or denies writing",
+        StorageFault::Missing => "a directory on the way is missing",
+        StorageFault::Io => "an I/O error",
+    };
+    let detail = match dir {
+        Some(dir) => format!("its directory {}: {what} ({e})", dir.display()),
+        None => format!("{what} ({e})"),
+    };
+    JournalError::Unwritable { fault, detail }
 }

@@ -73,6 +73,65 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection, JournalError> {
     Ok(conn)
 }
 
+/// Caps the database at `max_bytes` (`max_page_count`; SQLite keeps it no
+/// lower than the pages in use). Returns the cap in pages.
+pub(super) fn cap_size(conn: &Connection, max_bytes: u64) -> Result<u64, JournalError> {
+    let page_size = page_size(conn)?;
+    let pages = i64::try_from(max_bytes / page_size).unwrap_or(i64::MAX).max(1);
+    let cap: i64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0))?;
+    Ok(u64::try_from(cap).unwrap_or(0))
+}
+
+/// Sizes the WAL to the volume: checkpoints every 1000 pages (SQLite's
+/// default), or more often on a volume too small for a WAL of 4 MiB
+/// (a 64th of it, at least 16 pages), and truncates it back to that size
+/// after a checkpoint. Returns the most the WAL should take, in bytes.
+pub(super) fn tune_wal(conn: &Connection, page_size: u64, volume_size: Option<u64>) -> Result<u64, JournalError> {
+    let pages = volume_size.map_or(1000, |v| (v / 64 / page_size).clamp(16, 1000));
+    conn.pragma_update(None, "wal_autocheckpoint", pages)?;
+    // A WAL frame is a page and a 24-byte header, after a 32-byte file header.
+    let bytes = pages * (page_size + 24) + 32;
+    let limit = i64::try_from(bytes).unwrap_or(i64::MAX);
+    let _: i64 = conn.query_row(&format!("PRAGMA journal_size_limit = {limit}"), [], |r| r.get(0))?;
+    Ok(bytes)
+}
+
+pub(super) fn page_size(conn: &Connection) -> Result<u64, JournalError> {
+    let n: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(4096).max(512))
+}
+
+/// Pages of the database, and of those the free ones (reused by the next
+/// inserts).
+pub(super) fn pages(conn: &Connection) -> Result<(u64, u64), JournalError> {
+    let count: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
+    let free: i64 = conn.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+    Ok((u64::try_from(count).unwrap_or(0), u64::try_from(free).unwrap_or(0)))
+}
+
+/// The size cap in pages (`max_page_count`).
+pub(super) fn max_pages(conn: &Connection) -> Result<u64, JournalError> {
+    let n: i64 = conn.pragma_query_value(None, "max_page_count", |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(u64::MAX))
+}
+
+/// A write that changes nothing but takes one page and one fsync: the
+/// schema version, rewritten.
+pub(super) fn test_write(conn: &Connection) -> Result<(), JournalError> {
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(())
+}
+
+/// Deletes up to `limit` delivered entries, oldest first.
+pub(super) fn shed_delivered(conn: &Connection, limit: u32) -> Result<u64, JournalError> {
+    let n = conn.execute(
+        "DELETE FROM entries WHERE seq IN
+           (SELECT seq FROM entries WHERE status = 'delivered' ORDER BY seq LIMIT ?1)",
+        [limit],
+    )?;
+    Ok(n as u64)
+}
+
 pub(super) fn open_reader(path: &Path) -> Result<Connection, JournalError> {
     let conn = Connection::open_with_flags(
         path,

@@ -215,6 +215,18 @@ impl Server {
         let _ = self.child.kill().await;
     }
 
+    /// Waits for the process to exit by itself; None if it still runs
+    /// after `secs` (it is then killed).
+    pub async fn wait_exit(mut self, secs: u64) -> Option<std::process::ExitStatus> {
+        match tokio::time::timeout(Duration::from_secs(secs), self.child.wait()).await {
+            Ok(status) => Some(status.expect("wait")),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                None
+            }
+        }
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
     }
