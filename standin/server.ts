@@ -42,6 +42,7 @@ interface Options {
   faultThrowOn?: string;
   deploymentState: DeploymentState;
   udf404OnBadPath: boolean;
+  httpFunctionErrorStatus: number;
 }
 
 function usage(code: number): never {
@@ -56,6 +57,8 @@ function usage(code: number): never {
       `       ${DEPLOYMENT_STATES.join(", ")} (also POST /_standin/deployment)\n` +
       "  --udf-404-on-bad-path / STANDIN_UDF_404_ON_BAD_PATH=1: answer missing functions as the current\n" +
       "       backend does by default (HTTP 404; on the sync socket the connection is closed)\n" +
+      "  --http-function-error-status 200|560 / STANDIN_HTTP_FUNCTION_ERROR_STATUS: the HTTP status of a\n" +
+      "       function error on the HTTP API (default 200, as the backend; 560 as the JS client also accepts)\n" +
       "  (development: --modules FILE / STANDIN_MODULES loads another module map than standin/modules.ts)\n",
   );
   process.exit(code);
@@ -76,6 +79,9 @@ function parseOptions(argv: string[]): Options {
     faultThrowOn: env.STANDIN_FAULT_THROW_ON || undefined,
     deploymentState: (env.STANDIN_DEPLOYMENT_STATE || "running") as DeploymentState,
     udf404OnBadPath: env.STANDIN_UDF_404_ON_BAD_PATH === "1",
+    httpFunctionErrorStatus: env.STANDIN_HTTP_FUNCTION_ERROR_STATUS
+      ? Number(env.STANDIN_HTTP_FUNCTION_ERROR_STATUS)
+      : 200,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -121,6 +127,9 @@ function parseOptions(argv: string[]): Options {
       case "--udf-404-on-bad-path":
         o.udf404OnBadPath = true;
         break;
+      case "--http-function-error-status":
+        o.httpFunctionErrorStatus = Number(value());
+        break;
       case "-h":
       case "--help":
         usage(0);
@@ -135,6 +144,10 @@ function parseOptions(argv: string[]): Options {
   }
   if (!["127.0.0.1", "::1", "localhost"].includes(o.host)) {
     process.stderr.write(`refusing to bind ${o.host}: the stand-in listens on loopback only\n`);
+    process.exit(2);
+  }
+  if (o.httpFunctionErrorStatus !== 200 && o.httpFunctionErrorStatus !== 560) {
+    process.stderr.write(`invalid HTTP function error status ${o.httpFunctionErrorStatus}: 200 or 560\n`);
     process.exit(2);
   }
   if (!isDeploymentState(o.deploymentState)) {
@@ -586,7 +599,12 @@ class StandIn {
     if (this.opts.verbose) log(`http ${kind} ${body.path} -> ${r.ok ? "ok" : r.message}`);
     if (r.ok) return reply(200, { status: "success", value: r.value, logLines: [] });
     if (r.system !== undefined) return reply(r.system.status, { code: r.system.code, message: r.system.message });
-    return reply(560, {
+    // A function error: HTTP 200 with "status": "error" in the open-source
+    // backend (crates/local_backend/src/public_api.rs returns
+    // `Json(UdfResponse::Error …)`); 560 (STATUS_CODE_UDF_FAILED) is what
+    // the JS client's ConvexHttpClient also accepts. Callers must read
+    // `status` in the body.
+    return reply(this.opts.httpFunctionErrorStatus, {
       status: "error",
       errorMessage: r.message,
       ...(r.errorData !== undefined ? { errorData: r.errorData } : {}),
