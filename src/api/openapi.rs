@@ -92,7 +92,9 @@ pub enum WriteProblems {
     /// This device is over its rate limit; see `Retry-After`.
     #[response(status = 429, content_type = "application/problem+json")]
     RateLimited(Problem),
-    /// The journal is full, the service is overloaded or shutting down;
+    /// The journal is full (`unavailable`), its storage cannot take the
+    /// write (`storage_full`, `storage_read_only`, `storage_missing`,
+    /// `storage_io_error`), the service is overloaded or shutting down;
     /// see `Retry-After`.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
@@ -108,6 +110,10 @@ pub enum ReadProblems {
     /// Reading needs the admin token.
     #[response(status = 403, content_type = "application/problem+json")]
     Forbidden(Problem),
+    /// The journal's storage cannot be read (`storage_missing`,
+    /// `storage_io_error`); see `Retry-After`.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
 }
 
 #[derive(OpenApi)]

@@ -138,6 +138,8 @@ fn http_base(url: &str) -> String {
 #[serde(rename_all = "camelCase")]
 struct HttpAnswer {
     #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
     value: Option<serde_json::Value>,
     #[serde(default)]
     error_message: Option<String>,
@@ -254,6 +256,11 @@ impl ConvexLedger {
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
             return (LedgerState::Unauthorized, Some(answer.reason(status)), None, rtt);
         }
+        // A function error is HTTP 200 with `"status": "error"` on the
+        // backend (560 on older ones): the function could not run.
+        if status.is_success() && answer.status.as_deref() == Some("error") {
+            return (LedgerState::Unusable, Some(answer.reason(status)), None, rtt);
+        }
         if status.is_success() {
             let deployment = answer.value.and_then(|v| {
                 let version = v.get("contractVersion")?.as_f64()?;
@@ -273,9 +280,10 @@ impl ConvexLedger {
                 Some(d) => (LedgerState::Connected, None, Some(d), rtt),
             };
         }
-        // 560 is a function that could not run; other 4xx are the
-        // deployment's refusals. A 5xx from a proxy says nothing of the
-        // deployment: unreachable.
+        // 560 is a function that could not run (older backends); a 404 is
+        // a function never deployed; other 4xx are the deployment's
+        // refusals. A 5xx from a proxy says nothing of the deployment:
+        // unreachable.
         if status.as_u16() == 560 || status.is_client_error() {
             (LedgerState::Unusable, Some(answer.reason(status)), None, rtt)
         } else {

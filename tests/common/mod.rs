@@ -370,7 +370,9 @@ impl Standin {
             .expect("standin query");
         let status = res.status();
         let body: Value = res.json().await.expect("standin json");
-        assert!(status.is_success(), "query {path}: {status} {body:#}");
+        // A function error is HTTP 200 with `"status": "error"`, as on the
+        // real backend.
+        assert!(status.is_success() && body["status"] == "success", "query {path}: {status} {body:#}");
         body["value"].clone()
     }
 }
