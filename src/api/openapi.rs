@@ -24,7 +24,7 @@ pub struct IdempotencyHeader(
 #[into_params(names("Prefer"), parameter_in = Header)]
 #[allow(dead_code)]
 pub struct PreferHeader(
-    /// `wait=N` (N ≤ 20 seconds, within the request timeout): wait for the ledger's verdict and answer
+    /// `wait=N` (N ≤ 20 seconds, and 2 s short of the request timeout): wait for the ledger's verdict and answer
     /// 201 (applied), 409/422 (rejected), or 202 if the time runs out.
     Option<String>,
 );
