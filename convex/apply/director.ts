@@ -52,6 +52,18 @@ export async function insertDirectorEvent(
   return { id, sequence };
 }
 
+/** The outcome of a director event written as `id` with `sequence`. */
+function applied(
+  id: Id<"productionDirectorEvents">,
+  sequence: number,
+): Outcome {
+  return {
+    verdict: "applied",
+    sequence,
+    ledgerIds: { productionDirectorEvents: id },
+  };
+}
+
 export async function cut(
   ctx: MutationCtx,
   event: EventOf<"cut">,
@@ -90,11 +102,7 @@ export async function cut(
       counts: { ...session.counts, cuts: session.counts.cuts + 1 },
     },
   );
-  return {
-    verdict: "applied",
-    sequence,
-    ledgerIds: { productionDirectorEvents: id },
-  };
+  return applied(id, sequence);
 }
 
 export async function holdStart(
@@ -126,11 +134,7 @@ export async function holdStart(
     },
     { counts: { ...session.counts, holds: session.counts.holds + 1 } },
   );
-  return {
-    verdict: "applied",
-    sequence,
-    ledgerIds: { productionDirectorEvents: id },
-  };
+  return applied(id, sequence);
 }
 
 export async function holdEnd(
@@ -160,11 +164,7 @@ export async function holdEnd(
     holdClosedBy: "hold_end",
     holdCloseEventId: event.eventId,
   });
-  return {
-    verdict: "applied",
-    sequence,
-    ledgerIds: { productionDirectorEvents: id },
-  };
+  return applied(id, sequence);
 }
 
 /** `cue`, `marker` and `note`: no rules beyond a live session. */
@@ -199,9 +199,5 @@ export async function simpleDirectorEvent(
     fields,
     sessionPatch,
   );
-  return {
-    verdict: "applied",
-    sequence,
-    ledgerIds: { productionDirectorEvents: id },
-  };
+  return applied(id, sequence);
 }
