@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use shootlog::config::{Cli, Command, exit};
-use shootlog::{api, service, telemetry};
+use shootlog::{api, progress, service, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -34,7 +34,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         Command::Serve(cfg) => {
-            telemetry::init(cfg.log_format);
+            telemetry::init(cfg.log_format, progress::stderr);
             service::serve(cfg, shutdown_signal()).await?;
             Ok(exit::OK)
         }
@@ -44,7 +44,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Check(args) => service::check(args).await,
         Command::Replay(args) => {
-            telemetry::init(args.log_format);
+            telemetry::init(args.log_format, progress::stderr);
             let summary = service::replay(args, shutdown_signal()).await?;
             println!("{summary}");
             Ok(summary.exit_code())

@@ -19,15 +19,19 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global tracing subscriber. `RUST_LOG` overrides the level.
-pub fn init(format: LogFormat) {
+/// Installs the global tracing subscriber, writing to `writer` (the
+/// command's stderr: `progress::stderr` keeps lines above a progress bar).
+/// `RUST_LOG` overrides the level.
+pub fn init<W>(format: LogFormat, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,convex=warn,tungstenite=warn"));
-    // stderr, above a progress bar while one is shown.
     // Colours only on a terminal: a file or a pipe gets plain lines.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(crate::progress::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = match format {
         LogFormat::Pretty => builder.compact().try_init(),
