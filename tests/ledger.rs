@@ -363,3 +363,42 @@ async fn the_wait_cap_follows_the_request_timeout() {
     assert_eq!(r.body["status"], "pending");
     assert_eq!(r.header("preference-applied"), Some("wait=1"));
 }
+
+#[tokio::test]
+async fn a_replay_answers_as_the_first_answer_did_whatever_the_verdict_since() {
+    let (_standin, s) = with_ledger().await;
+    let sk = "shoot-replays";
+    applied(&write(&s, Method::POST, "/v1/sessions", json!({"sessionKey": sk, "title": "Replays"})).await);
+    let path = format!("/v1/sessions/{sk}/director-events");
+    // A cut to a camera that never joined: rejected by the ledger.
+    let bad = json!({"eventId": "0b6d3f0e-8a7c-4c1e-9d2a-5f4e3b2a1c0d", "type": "cut", "cameraKey": "Z"});
+    let first = s.post(&path, &bad).await;
+    assert_eq!(first.status, 202);
+    eventually(20, "the verdict", || async {
+        (s.event("0b6d3f0e-8a7c-4c1e-9d2a-5f4e3b2a1c0d").await.body["status"] == "rejected").then_some(())
+    })
+    .await;
+    // Redelivered without Prefer: wait, it answers 202, the current receipt
+    // in the body, and says it is a replay.
+    let again = s.post(&path, &bad).await;
+    assert_eq!(again.status, 202, "{:#}", again.body);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body["status"], "rejected");
+    assert_eq!(again.body["verdict"]["code"], "camera_not_in_session");
+    // With Prefer: wait, the verdict answers, and still says replay.
+    let waited = s.send(Method::POST, &path, &bad, &WAIT).await;
+    assert_eq!(waited.status, 422, "{:#}", waited.body);
+    assert_eq!(waited.header("idempotent-replayed"), Some("true"));
+    assert_eq!(waited.body["verdict"]["code"], "camera_not_in_session");
+
+    // A delivered event: a replay without a wait is a 202, not a 201.
+    let note = json!({"eventId": "7e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b", "type": "note", "text": "hello"});
+    let first = write(&s, Method::POST, &path, note.clone()).await;
+    applied(&first);
+    let again = s.post(&path, &note).await;
+    assert_eq!(again.status, 202, "{:#}", again.body);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body["status"], "delivered");
+    // Delivered on its first try: no failed round.
+    assert_eq!(s.event("7e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b").await.body["attempts"], 0);
+}

@@ -37,7 +37,9 @@ pub enum WriteResponses {
     #[response(status = 201)]
     Applied(EventReceipt),
     /// Journaled durably; the ledger will apply it. An idempotent replay
-    /// answers the same, with `Idempotent-Replayed: true`.
+    /// answers 202 too, as the first answer did, with the current receipt
+    /// (and its verdict, once there is one) and `Idempotent-Replayed: true`;
+    /// only `Prefer: wait` asks for the verdict's status instead.
     #[response(status = 202)]
     Accepted(EventReceipt),
 }

@@ -276,9 +276,11 @@ async fn append(state: &AppState, prepared: Prepared) -> Result<Vec<Appended>, A
 }
 
 /// Step 5: the answer. A batch answers a [`BatchReceipt`] (200 once settled
-/// after a wait, else 202); one event answers its [`EventReceipt`] (201 once
-/// applied, 202 while pending) or, rejected after a wait, the ledger's
-/// problem.
+/// after a wait, else 202). One event answers its [`EventReceipt`] with 202
+/// — a replay too, whatever the verdict since: a replay answers as the first
+/// answer did, with the current receipt in the body — and only after a
+/// `Prefer: wait` with its verdict: 201 applied, or the ledger's problem
+/// (409/422). A replay always says `Idempotent-Replayed: true`.
 fn respond(
     entries: Vec<(Entry, bool)>,
     new: usize,
@@ -294,12 +296,22 @@ fn respond(
         let Some((entry, replayed)) = entries.first() else {
             return Err(ApiError::Internal("no event journaled".into()));
         };
-        if entry.status == Status::Rejected
+        let verdict_answers = waited.is_some();
+        if verdict_answers
+            && entry.status == Status::Rejected
             && let Some(v) = &entry.verdict
         {
-            return Err(ApiError::Rejected { event_id: entry.envelope.event_id, verdict: v.clone() });
+            let mut res = ApiError::Rejected { event_id: entry.envelope.event_id, verdict: v.clone() }.into_response();
+            if new == 0 {
+                res.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            }
+            return Ok(res);
         }
-        let status = if entry.status == Status::Delivered { StatusCode::CREATED } else { StatusCode::ACCEPTED };
+        let status = if verdict_answers && entry.status == Status::Delivered {
+            StatusCode::CREATED
+        } else {
+            StatusCode::ACCEPTED
+        };
         let mut res = (status, Json(EventReceipt::new(entry, *replayed))).into_response();
         if let Ok(v) = HeaderValue::from_str(&format!("/v1/events/{}", entry.envelope.event_id)) {
             res.headers_mut().insert(header::LOCATION, v);

@@ -215,6 +215,10 @@ impl Forwarder {
             return Outcome::Deployment(error);
         }
         tracing::error!(event_id = %entry.envelope.event_id, %error, "ledger function keeps failing on this event; settling it as rejected");
+        // This round failed too: `attempts` counts every failed round.
+        if let Err(e) = self.journal.record_failure(vec![entry.seq], error.clone()).await {
+            tracing::error!(error = %e, "cannot record a delivery failure");
+        }
         Metrics::inc(&self.metrics.isolated, 1);
         let verdict = Verdict {
             verdict: VerdictKind::Rejected,

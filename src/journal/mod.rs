@@ -334,7 +334,9 @@ impl Journal {
         self.ask(|reply| writer::Command::Op(writer::Op::Append { entries, reply })).await?
     }
 
-    /// Records the ledger's verdicts (by journal seq) and counts attempts.
+    /// Records the ledger's verdicts (by journal seq). `attempts` counts
+    /// only failed rounds ([`Journal::record_failure`]): an event settled on
+    /// its first try reads 0.
     pub async fn settle(&self, verdicts: Vec<(i64, Verdict)>) -> Result<(), JournalError> {
         self.ask(|reply| writer::Command::Op(writer::Op::Settle { verdicts, reply })).await?
     }

@@ -299,7 +299,7 @@ pub(super) fn settle(
     let status = if verdict.is_rejection() { Status::Rejected } else { Status::Delivered };
     let json = serde_json::to_string(verdict).map_err(|e| JournalError::Decode(e.to_string()))?;
     let mut stmt = conn.prepare_cached(
-        "UPDATE entries SET status = ?2, verdict = ?3, attempts = attempts + 1, last_error = NULL, settled_at = ?4
+        "UPDATE entries SET status = ?2, verdict = ?3, last_error = NULL, settled_at = ?4
          WHERE seq = ?1 AND status = 'pending'",
     )?;
     let n = stmt.execute(params![seq, status.as_str(), json, now.0])?;
