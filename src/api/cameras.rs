@@ -48,6 +48,12 @@ impl JoinRequest {
     }
 }
 
+/// A device joins a session as a camera
+///
+/// Called by a phone or iPad (its device token). Journals one `join_session`
+/// event: the ledger writes the device into the session's cameras under
+/// `cameraKey` with its role and, optionally, its first placement version. A
+/// device is in one live session's camera list at most once.
 #[utoipa::path(
     post, path = "/v1/sessions/{sessionKey}/cameras", tag = "sessions",
     request_body = JoinRequest,

@@ -54,6 +54,13 @@ impl RegisterDeviceRequest {
     }
 }
 
+/// Register a device, or update its registration
+///
+/// Called by a phone or iPad at start (its device token). Journals one
+/// `register_device` event: the ledger upserts the device registry by
+/// `deviceId`, keeping `firstSeenAt`; a `hardwareId` already owned by another
+/// device is reported (`hardware_id_conflict`, 409), never silently
+/// duplicated.
 #[utoipa::path(
     post, path = "/v1/devices", tag = "devices",
     request_body = RegisterDeviceRequest,
@@ -100,6 +107,13 @@ impl PlacementRequest {
     }
 }
 
+/// Report where a camera stands: a new placement version
+///
+/// Called by the device that holds the camera. Journals one
+/// `update_placement` event: the ledger writes a new placement version for the
+/// device's camera in the session (the camera row holds the latest), with the
+/// device's clock offset. Values out of physical range are refused here (422)
+/// with the field's pointer.
 #[utoipa::path(
     put, path = "/v1/devices/{deviceId}/placement", tag = "devices",
     request_body = PlacementRequest,

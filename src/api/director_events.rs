@@ -248,6 +248,12 @@ impl DirectorEventRequest {
     }
 }
 
+/// Cuts, holds, cues, markers and notes: one event or a batch
+///
+/// Called by Live Director. One event object, or `{"events": [...]}` with up to
+/// 500, journaled all or none, in order. The ledger assigns each a sequence
+/// number; the hero feed follows the last cut. A batch answers a
+/// `BatchReceipt` with one receipt per event.
 #[utoipa::path(
     post, path = "/v1/sessions/{sessionKey}/director-events", tag = "director events",
     request_body = DirectorEventsBody,

@@ -23,6 +23,9 @@ pub struct Health {
     pub status: String,
 }
 
+/// Liveness
+///
+/// Answers 200 while the process runs. Open, no credentials.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process is alive", body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok".into() })
@@ -53,6 +56,11 @@ pub struct Readiness {
     pub draining: bool,
 }
 
+/// Readiness: the journal takes writes; how the ledger stands
+///
+/// Open. 200 while the journal takes new events, 503 with the reason when it
+/// cannot (its storage) or while the service drains. The ledger's state is
+/// reported but never decides readiness: events are kept in every state.
 #[utoipa::path(
     get, path = "/readyz", tag = "operations",
     responses(
@@ -214,6 +222,12 @@ impl DeploymentReport {
     }
 }
 
+/// The deployment report
+///
+/// For operators. This build, the ledger (host, state and reason, contract
+/// versions, functions build id, round trip) and the journal (backlog, oldest
+/// pending age, last delivery, rejections by code): the final word after a
+/// rebuild or redeploy. `shootlog check` prints the same report.
 #[utoipa::path(
     get, path = "/version", tag = "operations",
     responses(
@@ -226,6 +240,9 @@ pub async fn version(State(state): State<AppState>, _reader: Reader) -> Result<J
     Ok(Json(DeploymentReport::gather(Some(&state.journal), state.ledger.as_ref(), uptime).await?))
 }
 
+/// Prometheus metrics
+///
+/// For operators and scrapers (admin token). The text exposition format.
 #[utoipa::path(
     get, path = "/metrics", tag = "operations",
     responses(
@@ -262,6 +279,10 @@ pub struct Clock {
     pub server_time_rfc3339: String,
 }
 
+/// The service's clock
+///
+/// Open. Devices estimate their clock offset from one round trip and report
+/// it with their placement.
 #[utoipa::path(get, path = "/v1/clock", tag = "operations", responses((status = 200, description = "The service's clock", body = Clock)))]
 pub async fn clock() -> Response {
     let now = Millis::now();

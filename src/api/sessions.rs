@@ -62,6 +62,15 @@ impl StartShootRequest {
     }
 }
 
+/// Start Shoot: create the session, or update it while live
+///
+/// Called by Live Director (signed webhook or bearer token) when a person presses
+/// Start Shoot. Journals one `start_shoot` event; the ledger creates the
+/// `photoshoot_performance` session, or updates its title, notes and location
+/// while it is `live` (starting a completed session is `session_completed`,
+/// 409). Idempotent on `eventId` / `Idempotency-Key`.
+///
+/// Example: `{"sessionKey": "studio-b-1130", "title": "Autumn lookbook", "location": "Studio B"}`.
 #[utoipa::path(
     post, path = "/v1/sessions", tag = "sessions",
     request_body = StartShootRequest,
@@ -85,6 +94,12 @@ impl CompleteSessionRequest {
     }
 }
 
+/// End of shoot: complete the session
+///
+/// Called by Live Director. Journals one `complete_session` event; the ledger
+/// sets the session `completed`, closes open holds and stores the summary
+/// (duration, cameras, cuts, holds, stills, cues, events). Any later write to
+/// the session is `session_completed` (409). The body is optional.
 #[utoipa::path(
     post, path = "/v1/sessions/{sessionKey}/complete", tag = "sessions",
     request_body(content = Option<CompleteSessionRequest>, description = "Optional"),
@@ -127,6 +142,12 @@ pub struct SessionView {
     pub journal: Option<Vec<EventStatus>>,
 }
 
+/// Read a shoot back
+///
+/// For operators (admin token). Answers the session as the ledger holds it
+/// (session, cameras, placements, director events, stills), or, while no
+/// ledger is configured or it is unreachable, the journal's entries for it,
+/// with `source` and a `note` saying which.
 #[utoipa::path(
     get, path = "/v1/sessions/{sessionKey}", tag = "sessions",
     params(("sessionKey" = SessionKey, Path, description = "The shoot")),
@@ -212,6 +233,10 @@ pub struct JournalPageView {
     pub next_after: Option<i64>,
 }
 
+/// Read a session's journal entries, page by page
+///
+/// For operators (admin token). The journal's entries of one session in
+/// journal order, each with its status and verdict; `nextAfter` reads on.
 #[utoipa::path(
     get, path = "/v1/sessions/{sessionKey}/journal", tag = "sessions",
     params(("sessionKey" = SessionKey, Path, description = "The shoot"), JournalPage),

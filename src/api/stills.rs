@@ -63,6 +63,11 @@ impl StillMarkerRequest {
     }
 }
 
+/// A still was taken
+///
+/// Called by the capturing app or the still uploader. Journals one
+/// `still_marker` event: the ledger writes the still's row and a `still`
+/// director event, linked both ways.
 #[utoipa::path(
     post, path = "/v1/sessions/{sessionKey}/stills", tag = "stills",
     request_body = StillMarkerRequest,
@@ -123,6 +128,11 @@ impl StillUploadedRequest {
     }
 }
 
+/// A still's upload landed
+///
+/// Called by the still uploader (signed webhook). Journals one
+/// `still_uploaded` event: the ledger completes the storage fields of the
+/// still's row (never a second row).
 #[utoipa::path(
     post, path = "/v1/callbacks/still-upload", tag = "stills",
     request_body = StillUploadedRequest,

@@ -64,6 +64,13 @@ pub struct LiveDirectorWebhook {
     pub data: Value,
 }
 
+/// Live Director's webhook (Standard Webhooks)
+///
+/// Live Director's signed calls in one envelope: `type` names what happened
+/// (`shoot.started`, `shoot.ended`, `cut`, `hold.started`, `hold.ended`,
+/// `cue`, `marker`, `note`), `data` its fields. Journals one event. A
+/// redelivery of one `webhook-id` is an idempotent replay (202,
+/// `Idempotent-Replayed: true`).
 #[utoipa::path(
     post, path = "/v1/webhooks/live-director", tag = "webhooks",
     request_body = LiveDirectorWebhook,
