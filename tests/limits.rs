@@ -73,3 +73,19 @@ fn contract_versions_agree() {
     let convex = integer_constants(&convex_file("contract.ts"));
     assert_eq!(convex.get("CONTRACT_VERSION"), Some(&u64::from(CONTRACT_VERSION)), "{convex:?}");
 }
+
+#[test]
+fn rejection_codes_agree() {
+    let wire = convex_file("wire.ts");
+    let start = wire.find("export const rejectionCode = v.union(").expect("rejectionCode in wire.ts");
+    let body = &wire[start..start + wire[start..].find(");").expect("its end")];
+    let theirs: std::collections::BTreeSet<&str> =
+        body.split("v.literal(\"").skip(1).filter_map(|s| s.split('"').next()).collect();
+    let ours: std::collections::BTreeSet<&str> = shootlog::api::error::REJECTION_CODES
+        .iter()
+        .map(|(code, _)| *code)
+        .filter(|code| *code != shootlog::forwarder::LEDGER_EXCEPTION)
+        .collect();
+    assert_eq!(theirs.len(), 14);
+    assert_eq!(ours, theirs, "rejection codes, Rust (left) and Convex (right)");
+}

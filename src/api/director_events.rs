@@ -135,6 +135,8 @@ fn tagged<T: utoipa::PartialSchema>(tag: &str) -> RefOr<Schema> {
         let tag_schema = ObjectBuilder::new().schema_type(Type::String).enum_values(Some([tag]));
         obj.properties.insert("type".to_string(), tag_schema.into());
         obj.required.insert(0, "type".to_string());
+        // Swagger UI and generated clients name the variant by its title.
+        obj.title = Some(tag.to_string());
     }
     schema
 }

@@ -76,17 +76,40 @@ pub struct Problem {
     pub verdict: Option<Verdict>,
 }
 
-/// Ledger codes that mean "the ledger's state forbids this" (409), as
-/// opposed to "this event makes no sense" (422).
-const CONFLICT_CODES: &[&str] = &[
-    "session_completed",
-    "camera_key_taken",
-    "device_in_other_session",
-    "hold_already_open",
-    "still_exists",
-    "hardware_id_conflict",
-    "device_already_in_session",
+/// Whether a rejection says "the ledger's state forbids this" (409) or
+/// "this event makes no sense" (422).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    Conflict,
+    Unprocessable,
+}
+
+/// Every rejection code a verdict may carry, and its status: the ledger's
+/// (`rejectionCode` in `convex/wire.ts`; `tests/limits.rs` compares the
+/// two lists) and the forwarder's own `ledger_exception`. The OpenAPI
+/// document lists them from here.
+pub const REJECTION_CODES: [(&str, Rejection); 15] = [
+    ("session_not_found", Rejection::Unprocessable),
+    ("session_completed", Rejection::Conflict),
+    ("device_not_found", Rejection::Unprocessable),
+    ("device_in_other_session", Rejection::Conflict),
+    ("device_already_in_session", Rejection::Conflict),
+    ("camera_key_taken", Rejection::Conflict),
+    ("camera_not_in_session", Rejection::Unprocessable),
+    ("hold_already_open", Rejection::Conflict),
+    ("hold_not_open", Rejection::Unprocessable),
+    ("placement_out_of_range", Rejection::Unprocessable),
+    ("still_not_found", Rejection::Unprocessable),
+    ("still_exists", Rejection::Conflict),
+    ("hardware_id_conflict", Rejection::Conflict),
+    ("invalid_event", Rejection::Unprocessable),
+    (crate::forwarder::LEDGER_EXCEPTION, Rejection::Unprocessable),
 ];
+
+/// The codes of one kind of rejection.
+pub fn rejection_codes(kind: Rejection) -> impl Iterator<Item = &'static str> {
+    REJECTION_CODES.iter().filter(move |(_, k)| *k == kind).map(|(code, _)| *code)
+}
 
 impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
@@ -107,7 +130,8 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests"),
             ApiError::Rejected { verdict, .. } => {
-                let conflict = verdict.code.as_deref().is_some_and(|c| CONFLICT_CODES.contains(&c));
+                let conflict =
+                    verdict.code.as_deref().is_some_and(|c| rejection_codes(Rejection::Conflict).any(|k| k == c));
                 if conflict {
                     (StatusCode::CONFLICT, "ledger_conflict", "Rejected by the ledger")
                 } else {

@@ -210,5 +210,88 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(open.into_openapi());
     doc.merge(protected);
     utoipa::Modify::modify(&SecuritySchemes, &mut doc);
+    headers_are_strings(&mut doc);
+    declare_headers_and_codes(&mut doc);
     doc
+}
+
+/// Declares the headers the service sets on each kind of answer, and
+/// writes out which rejection codes answer 409 and which 422.
+fn declare_headers_and_codes(doc: &mut utoipa::openapi::OpenApi) {
+    use super::error::{Rejection, rejection_codes};
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let header = |description: &str, ty: Type| {
+        HeaderBuilder::new().schema(ObjectBuilder::new().schema_type(ty)).description(Some(description)).build()
+    };
+    let list = |kind| rejection_codes(kind).map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
+    let (conflicts, unprocessable) = (list(Rejection::Conflict), list(Rejection::Unprocessable));
+    for item in doc.paths.paths.values_mut() {
+        let writes = [&mut item.post, &mut item.put].into_iter().flatten().map(|op| (op, true));
+        let reads = item.get.iter_mut().map(|op| (op, false));
+        for (op, write) in writes.chain(reads) {
+            for (status, response) in op.responses.responses.iter_mut() {
+                let RefOr::T(response) = response else { continue };
+                let h = &mut response.headers;
+                match status.as_str() {
+                    "200" | "201" | "202" if write => {
+                        h.insert(
+                            "Idempotent-Replayed".into(),
+                            header("`true` when every event of the request was journaled before", Type::String),
+                        );
+                        h.insert(
+                            "Preference-Applied".into(),
+                            header("`wait=N` when `Prefer: wait` was honoured, with the wait applied", Type::String),
+                        );
+                        if status != "200" {
+                            h.insert(
+                                "Location".into(),
+                                header("`/v1/events/{eventId}` of a single event", Type::String),
+                            );
+                        }
+                    }
+                    "401" => {
+                        h.insert("WWW-Authenticate".into(), header("`Bearer realm=\"shootlog\"`", Type::String));
+                    }
+                    "429" | "503" => {
+                        h.insert("Retry-After".into(), header("Seconds to wait before retrying", Type::Integer));
+                    }
+                    "409" if write => {
+                        response.description = format!(
+                            "{} Rejection codes answered 409 (the ledger's state forbids the event): {conflicts}.",
+                            response.description
+                        );
+                    }
+                    "422" if write => {
+                        response.description = format!(
+                            "{} Rejection codes answered 422 (the event makes no sense to the ledger): {unprocessable}.",
+                            response.description
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// An optional header is absent, never `null`: its schema is a plain
+/// string (a `["string", "null"]` type, as derived from `Option<String>`,
+/// makes common OpenAPI validators fail).
+fn headers_are_strings(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::{Schema, SchemaType, Type};
+    for item in doc.paths.paths.values_mut() {
+        for op in [&mut item.get, &mut item.post, &mut item.put].into_iter().flatten() {
+            for p in op.parameters.iter_mut().flatten().filter(|p| p.parameter_in == ParameterIn::Header) {
+                if let Some(RefOr::T(Schema::Object(obj))) = &mut p.schema
+                    && matches!(&obj.schema_type, SchemaType::Array(types) if types.contains(&Type::Null))
+                {
+                    obj.schema_type = SchemaType::Type(Type::String);
+                }
+            }
+        }
+    }
 }

@@ -26,6 +26,7 @@ pub struct StillMarkerRequest {
     pub still_id: StillId,
     pub camera_key: CameraKey,
     /// The capture time by the camera's clock.
+    #[schema(value_type = crate::domain::SenderClock)]
     pub captured_at: Millis,
     #[schema(minimum = 1, maximum = 100000)]
     pub width: Option<u32>,
