@@ -127,8 +127,9 @@ Every accepted write is journaled durably before it is acknowledged and then for
 Convex ledger, effectively once. Writes are idempotent on `eventId` (or `Idempotency-Key`). \
 Errors are RFC 9457 problem documents; `errors[].pointer` is a JSON pointer into the body \
 (`/path/<param>` and `/headers/<name>` name the path and headers).",
-        license(name = "MIT")
+        license(name = "MIT", identifier = "MIT")
     ),
+    servers((url = "/", description = "This service (the same origin as the document)")),
     components(schemas(crate::domain::Violation, EventReceipt, BatchReceipt, ReceiptOrBatch)),
     tags(
         (name = "sessions", description = "Start Shoot, cameras joining, completion, reading a shoot back"),
@@ -206,8 +207,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let (open, protected) = super::routes();
     let mut protected = protected.into_openapi();
     require_credentials(&mut protected);
+    let mut open = open.into_openapi();
+    for op in open.paths.paths.values_mut().flat_map(|item| [&mut item.get, &mut item.post, &mut item.put]).flatten() {
+        // Open: an empty requirement says "no credentials", explicitly.
+        op.security = Some(vec![utoipa::openapi::security::SecurityRequirement::default()]);
+    }
     let mut doc = ApiDoc::openapi();
-    doc.merge(open.into_openapi());
+    doc.merge(open);
     doc.merge(protected);
     utoipa::Modify::modify(&SecuritySchemes, &mut doc);
     headers_are_strings(&mut doc);
