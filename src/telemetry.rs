@@ -401,8 +401,8 @@ impl Metrics {
             g.journal_commit_events.clone(),
         );
         let states = Family::<StateLabels, Gauge<u64, AtomicU64>>::default();
-        for (state, current) in &g.ledger_states {
-            states.get_or_create(&StateLabels { state: *state }).set(u64::from(*current));
+        for &(state, current) in &g.ledger_states {
+            states.get_or_create(&StateLabels { state }).set(u64::from(current));
         }
         r.register("shootlog_ledger_state", "1 for the ledger's current state, 0 for the others", states);
         r.register(
