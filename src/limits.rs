@@ -58,6 +58,12 @@ pub const MAX_CONCURRENCY: u64 = 1024;
 /// forgotten first.
 pub const RATE_BUCKETS_MAX: usize = 10_000;
 
+/// Distinct ledger rejection codes that get a label of their own in
+/// `shootlog_ledger_rejections_total`; beyond, a code counts as `other`.
+/// The ledger's codes are a short, fixed list (`convex/apply/`); the bound
+/// keeps a misbehaving deployment from growing the metrics without end.
+pub const REJECTION_CODE_LABELS_MAX: usize = 32;
+
 /// A Standard Webhooks timestamp further than this from the service's clock
 /// is refused (the specification's 5 minutes).
 pub const WEBHOOK_TOLERANCE_SECS: i64 = 5 * 60;

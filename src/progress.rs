@@ -42,7 +42,7 @@ pub struct Counts {
 
 impl Counts {
     pub fn of(m: &Metrics) -> Counts {
-        let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        let load = |c: &prometheus_client::metrics::counter::Counter| c.get();
         let delivered = load(&m.delivered);
         let duplicate = load(&m.duplicates).min(delivered);
         Counts {

@@ -1,10 +1,42 @@
-//! Logs (tracing) and metrics (Prometheus text format).
+//! Logs (tracing) and metrics (OpenMetrics text, via `prometheus-client`).
 //!
-//! Metrics are plain atomics owned by [`Metrics`]; `/metrics` renders them
-//! together with gauges read from the journal and the ledger at scrape time.
+//! # Why `prometheus-client`
+//!
+//! The metrics live on the official Prometheus client for Rust
+//! (`prometheus-client`, the OpenMetrics reference implementation in Rust)
+//! rather than on the `metrics` facade with `metrics-exporter-prometheus`:
+//!
+//! - A registry is a value, owned by [`Metrics`]: every service in a
+//!   process (the integration tests run many) has its own, with no global
+//!   recorder to install or to share.
+//! - Label sets are types ([`HttpLabels`], [`LedgerCallLabels`], …) whose
+//!   values come from closed sets (route templates, a fixed list of methods,
+//!   status codes, bounded rejection codes): a session key or a device id
+//!   cannot become a label by accident.
+//! - Histograms have explicit buckets, and the counters and gauges are plain
+//!   atomics, as cheap as the hand-written ones they replace.
+//!
+//! `/metrics` answers in the OpenMetrics text format
+//! ([`CONTENT_TYPE`]), which Prometheus scrapes natively. The metric names
+//! are those of the hand-written exposition before it: OpenMetrics names a
+//! counter's family without its `_total` suffix (`# TYPE
+//! shootlog_events_accepted counter`), the sample keeps it
+//! (`shootlog_events_accepted_total 3`), and the exposition ends in `# EOF`.
+//!
+//! [`Metrics`] holds what the service counts as it goes; the values read
+//! from the journal and the ledger at scrape time ([`Gauges`]) are encoded
+//! into a registry built for that scrape.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::{EncodeLabelSet, text};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 use tracing_subscriber::EnvFilter;
 
@@ -39,39 +71,145 @@ where
     };
 }
 
+/// The content type of `/metrics`: the OpenMetrics text format.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 /// Upper bounds (seconds) of the delivery-latency histogram buckets.
 const LATENCY_BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0];
 
-/// Counters of the service since start.
-#[derive(Default)]
+/// Upper bounds (seconds) of the HTTP request, ledger call and journal
+/// commit duration buckets.
+const DURATION_BUCKETS: [f64; 13] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+/// Upper bounds of the events-per-journal-commit and events-per-ledger-batch
+/// buckets (the largest batch is [`crate::limits::LEDGER_BATCH_MAX`], the
+/// largest group the journal's `max_group`).
+const SIZE_BUCKETS: [f64; 10] = [1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0];
+
+/// A histogram of durations (seconds).
+pub fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
+}
+
+/// A histogram of sizes (events).
+pub fn size_histogram() -> Histogram {
+    Histogram::new(SIZE_BUCKETS)
+}
+
+type Seconds = Counter<f64, AtomicU64>;
+type Histograms<S> = Family<S, Histogram, fn() -> Histogram>;
+
+/// Labels of an HTTP request: the route's template (never the raw path;
+/// `unmatched` for none), the method (a fixed set, `OTHER` beyond it) and
+/// the status code.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub route: String,
+    pub method: &'static str,
+    pub status: u16,
+}
+
+/// Label of a request duration: the route's template.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+/// Label of a ledger call: how it ended (`ok`, `transport`, `function`,
+/// `protocol`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LedgerCallLabels {
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabels {
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CauseLabels {
+    cause: &'static str,
+}
+
+/// The route label of a request no route matched.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// The rejection code label of a code beyond the bound
+/// ([`crate::limits::REJECTION_CODE_LABELS_MAX`]) or not shaped like one.
+pub const OTHER_CODE: &str = "other";
+
+/// The method label: the methods of HTTP and WebDAV's common ones keep
+/// their name, any other is `OTHER`.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method as M;
+    match *method {
+        M::GET => "GET",
+        M::HEAD => "HEAD",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::DELETE => "DELETE",
+        M::PATCH => "PATCH",
+        M::OPTIONS => "OPTIONS",
+        M::TRACE => "TRACE",
+        M::CONNECT => "CONNECT",
+        _ => "OTHER",
+    }
+}
+
+/// What the service counts as it goes, since start.
 pub struct Metrics {
-    pub accepted: AtomicU64,
-    pub replayed: AtomicU64,
-    pub refused: AtomicU64,
+    registry: Registry,
+    pub accepted: Counter,
+    pub replayed: Counter,
+    pub refused: Counter,
     /// Events sent to the ledger, re-sends included.
-    pub sent: AtomicU64,
-    pub delivered: AtomicU64,
+    pub sent: Counter,
+    pub delivered: Counter,
     /// The delivered events the ledger had already applied (`duplicate`).
-    pub duplicates: AtomicU64,
-    pub rejected: AtomicU64,
-    pub retried: AtomicU64,
-    pub isolated: AtomicU64,
-    pub batches: AtomicU64,
+    pub duplicates: Counter,
+    pub rejected: Counter,
+    pub retried: Counter,
+    pub isolated: Counter,
+    pub batches: Counter,
     /// Time the forwarder spent waiting for the ledger.
-    pub ledger_call_micros: AtomicU64,
+    pub ledger_call_seconds: Seconds,
     /// Time the forwarder spent reading and settling journal entries.
-    pub journal_io_micros: AtomicU64,
-    latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
-    latency_count: AtomicU64,
-    latency_sum_ms: AtomicU64,
+    pub journal_io_seconds: Seconds,
+    delivery_latency: Histogram,
+    http_requests: Family<HttpLabels, Counter>,
+    http_duration: Histograms<RouteLabels>,
+    /// Events per ledger call.
+    batch_events: Histogram,
+    ledger_calls: Histograms<LedgerCallLabels>,
+    rejections: Family<CodeLabels, Counter>,
+    /// The rejection codes that have a label of their own.
+    rejection_codes: Mutex<HashSet<String>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Gauges read at scrape time.
 pub struct Gauges {
     pub pending: u64,
+    /// Age of the oldest pending event, in seconds (0 when none is
+    /// pending); `None` when the journal could not be read.
+    pub oldest_pending_age_secs: Option<f64>,
     pub delivered_kept: u64,
     pub rejected_kept: u64,
     pub journal_commits: u64,
+    /// Duration and size of the journal's group commits.
+    pub journal_commit_seconds: Histogram,
+    pub journal_commit_events: Histogram,
     pub ledger_configured: bool,
     pub ledger_connected: bool,
     /// Every ledger state by name, and whether it is the current one.
@@ -83,132 +221,234 @@ pub struct Gauges {
     pub storage_refusals: [(StorageFault, u64); 5],
 }
 
+fn histograms<S: Clone + std::hash::Hash + Eq>(make: fn() -> Histogram) -> Histograms<S> {
+    Family::new_with_constructor(make)
+}
+
+fn gauge(value: u64) -> Gauge<u64, AtomicU64> {
+    let g = Gauge::<u64, AtomicU64>::default();
+    g.set(value);
+    g
+}
+
 impl Metrics {
-    pub fn inc(counter: &AtomicU64, by: u64) {
-        counter.fetch_add(by, Ordering::Relaxed);
+    pub fn new() -> Self {
+        let mut r = Registry::default();
+        let counter = |r: &mut Registry, name: &str, help: &str| {
+            let c = Counter::default();
+            r.register(name, help, c.clone());
+            c
+        };
+        let accepted = counter(&mut r, "shootlog_events_accepted", "Events newly journaled (2xx)");
+        let replayed = counter(&mut r, "shootlog_events_replayed", "Idempotent replays answered from the journal");
+        let refused = counter(&mut r, "shootlog_requests_refused", "Write requests refused with 4xx/5xx");
+        let sent = counter(&mut r, "shootlog_events_sent", "Events sent to the ledger, re-sends included");
+        let delivered = counter(&mut r, "shootlog_events_delivered", "Events the ledger applied (or had applied)");
+        let duplicates =
+            counter(&mut r, "shootlog_events_duplicate", "Delivered events the ledger had already applied");
+        let rejected = counter(&mut r, "shootlog_events_rejected", "Events the ledger rejected");
+        let retried = counter(&mut r, "shootlog_delivery_retries", "Batches re-sent after a transport failure");
+        let isolated =
+            counter(&mut r, "shootlog_events_isolated", "Events isolated because the ledger function failed on them");
+        let batches = counter(&mut r, "shootlog_ledger_batches", "Batches the ledger answered");
+        let ledger_call_seconds = Seconds::default();
+        r.register(
+            "shootlog_forwarder_ledger_seconds",
+            "Time the forwarder waited for the ledger",
+            ledger_call_seconds.clone(),
+        );
+        let journal_io_seconds = Seconds::default();
+        r.register(
+            "shootlog_forwarder_journal_seconds",
+            "Time the forwarder spent reading and settling the journal",
+            journal_io_seconds.clone(),
+        );
+        let delivery_latency = Histogram::new(LATENCY_BUCKETS);
+        r.register(
+            "shootlog_delivery_latency_seconds",
+            "Time from receipt to the ledger's verdict",
+            delivery_latency.clone(),
+        );
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        r.register(
+            "shootlog_http_requests",
+            "HTTP requests answered, by route template, method and status",
+            http_requests.clone(),
+        );
+        let http_duration = histograms(duration_histogram);
+        r.register(
+            "shootlog_http_request_duration_seconds",
+            "Time to answer an HTTP request (until the response head), by route template",
+            http_duration.clone(),
+        );
+        let batch_events = size_histogram();
+        r.register("shootlog_forwarder_batch_events", "Events per ledger call", batch_events.clone());
+        let ledger_calls = histograms(duration_histogram);
+        r.register(
+            "shootlog_ledger_call_duration_seconds",
+            "Duration of the forwarder's ledger calls (applyBatch), by outcome",
+            ledger_calls.clone(),
+        );
+        let rejections = Family::<CodeLabels, Counter>::default();
+        r.register("shootlog_ledger_rejections", "Events the ledger rejected, by rejection code", rejections.clone());
+        Self {
+            registry: r,
+            accepted,
+            replayed,
+            refused,
+            sent,
+            delivered,
+            duplicates,
+            rejected,
+            retried,
+            isolated,
+            batches,
+            ledger_call_seconds,
+            journal_io_seconds,
+            delivery_latency,
+            http_requests,
+            http_duration,
+            batch_events,
+            ledger_calls,
+            rejections,
+            rejection_codes: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn inc(counter: &Counter, by: u64) {
+        counter.inc_by(by);
+    }
+
+    /// Adds a duration to a time counter.
+    pub fn add_time(counter: &Seconds, elapsed: std::time::Duration) {
+        counter.inc_by(elapsed.as_secs_f64());
     }
 
     /// Records the time from `receivedAt` to the ledger's verdict.
     pub fn observe_delivery(&self, latency_ms: u64) {
-        let secs = latency_ms as f64 / 1000.0;
-        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
-            if secs <= *le {
-                self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.latency_count.fetch_add(1, Ordering::Relaxed);
-        self.latency_sum_ms.fetch_add(latency_ms, Ordering::Relaxed);
+        self.delivery_latency.observe(latency_ms as f64 / 1000.0);
     }
 
-    /// The Prometheus text exposition (version 0.0.4).
+    /// Records an answered HTTP request.
+    pub fn observe_request(&self, labels: HttpLabels, elapsed: std::time::Duration) {
+        self.http_duration.get_or_create(&RouteLabels { route: labels.route.clone() }).observe(elapsed.as_secs_f64());
+        self.http_requests.get_or_create(&labels).inc();
+    }
+
+    /// Records a ledger call: its size, how it ended and how long it took.
+    pub fn observe_ledger_call(&self, events: usize, outcome: &'static str, elapsed: std::time::Duration) {
+        Metrics::add_time(&self.ledger_call_seconds, elapsed);
+        self.batch_events.observe(events as f64);
+        self.ledger_calls.get_or_create(&LedgerCallLabels { outcome }).observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts an event the ledger rejected, by its code. The first
+    /// [`crate::limits::REJECTION_CODE_LABELS_MAX`] distinct codes shaped
+    /// like codes (`[a-z0-9_]`, at most 64 characters) have a label of their
+    /// own; any other counts as [`OTHER_CODE`].
+    pub fn count_rejection(&self, code: Option<&str>) {
+        let code = code.unwrap_or("");
+        let shaped = !code.is_empty()
+            && code.len() <= 64
+            && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        let label = match self.rejection_codes.lock() {
+            Ok(mut known) if shaped => {
+                if known.contains(code) || known.len() < crate::limits::REJECTION_CODE_LABELS_MAX {
+                    known.insert(code.to_string());
+                    code
+                } else {
+                    OTHER_CODE
+                }
+            }
+            _ => OTHER_CODE,
+        };
+        self.rejections.get_or_create(&CodeLabels { code: label.to_string() }).inc();
+    }
+
+    /// The OpenMetrics text exposition: what was counted, and the gauges
+    /// read for this scrape.
     pub fn render(&self, g: &Gauges) -> String {
-        let mut out = String::with_capacity(2048);
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let counters: [(&str, &str, u64); 10] = [
-            ("shootlog_events_accepted_total", "Events newly journaled (2xx).", load(&self.accepted)),
-            ("shootlog_events_replayed_total", "Idempotent replays answered from the journal.", load(&self.replayed)),
-            ("shootlog_requests_refused_total", "Write requests refused with 4xx/5xx.", load(&self.refused)),
-            ("shootlog_events_sent_total", "Events sent to the ledger, re-sends included.", load(&self.sent)),
-            ("shootlog_events_delivered_total", "Events the ledger applied (or had applied).", load(&self.delivered)),
-            (
-                "shootlog_events_duplicate_total",
-                "Delivered events the ledger had already applied.",
-                load(&self.duplicates),
-            ),
-            ("shootlog_events_rejected_total", "Events the ledger rejected.", load(&self.rejected)),
-            ("shootlog_delivery_retries_total", "Batches re-sent after a transport failure.", load(&self.retried)),
-            (
-                "shootlog_events_isolated_total",
-                "Events isolated because the ledger function failed on them.",
-                load(&self.isolated),
-            ),
-            ("shootlog_ledger_batches_total", "Batches the ledger answered.", load(&self.batches)),
-        ];
-        for (name, help, v) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
-        }
-        let seconds: [(&str, &str, u64); 2] = [
-            (
-                "shootlog_forwarder_ledger_seconds_total",
-                "Time the forwarder waited for the ledger.",
-                load(&self.ledger_call_micros),
-            ),
-            (
-                "shootlog_forwarder_journal_seconds_total",
-                "Time the forwarder spent reading and settling the journal.",
-                load(&self.journal_io_micros),
-            ),
-        ];
-        for (name, help, micros) in seconds {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", micros as f64 / 1e6);
-        }
+        let mut out = String::with_capacity(8192);
+        let mut r = Registry::default();
         let gauges: [(&str, &str, u64); 6] = [
-            ("shootlog_journal_backlog", "Journaled events not yet settled by the ledger.", g.pending),
-            ("shootlog_journal_delivered", "Delivered entries kept in the journal.", g.delivered_kept),
-            ("shootlog_journal_rejected", "Rejected entries kept in the journal.", g.rejected_kept),
-            ("shootlog_journal_commits", "Journal transactions committed since start.", g.journal_commits),
-            ("shootlog_ledger_configured", "1 if a ledger is configured.", u64::from(g.ledger_configured)),
+            ("shootlog_journal_backlog", "Journaled events not yet settled by the ledger", g.pending),
+            ("shootlog_journal_delivered", "Delivered entries kept in the journal", g.delivered_kept),
+            ("shootlog_journal_rejected", "Rejected entries kept in the journal", g.rejected_kept),
+            ("shootlog_journal_commits", "Journal transactions committed since start", g.journal_commits),
+            ("shootlog_ledger_configured", "1 if a ledger is configured", u64::from(g.ledger_configured)),
             (
                 "shootlog_ledger_connected",
-                "1 if the ledger's last handshake found it usable.",
+                "1 if the ledger's last handshake found it usable",
                 u64::from(g.ledger_connected),
             ),
         ];
         for (name, help, v) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+            r.register(name, help, gauge(v));
         }
-        let name = "shootlog_ledger_state";
-        let _ = writeln!(out, "# HELP {name} 1 for the ledger's current state, 0 for the others.\n# TYPE {name} gauge");
-        for (state, current) in &g.ledger_states {
-            let _ = writeln!(out, "{name}{{state=\"{state}\"}} {}", u64::from(*current));
+        if let Some(age) = g.oldest_pending_age_secs {
+            let age_gauge = Gauge::<f64, AtomicU64>::default();
+            age_gauge.set(age);
+            r.register(
+                "shootlog_journal_oldest_pending_age_seconds",
+                "How long the oldest pending event has waited for the ledger (0: none pending)",
+                age_gauge,
+            );
         }
-        let name = "shootlog_ledger_state_changes_total";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Changes of the ledger's state since start.\n# TYPE {name} counter\n{name} {}",
-            g.ledger_state_changes
+        r.register(
+            "shootlog_journal_commit_duration_seconds",
+            "Duration of the journal's group commits (BEGIN to COMMIT, fsync included)",
+            g.journal_commit_seconds.clone(),
+        );
+        r.register(
+            "shootlog_journal_commit_events",
+            "Events appended or settled per journal group commit",
+            g.journal_commit_events.clone(),
+        );
+        let states = Family::<StateLabels, Gauge<u64, AtomicU64>>::default();
+        for &(state, current) in &g.ledger_states {
+            states.get_or_create(&StateLabels { state }).set(u64::from(current));
+        }
+        r.register("shootlog_ledger_state", "1 for the ledger's current state, 0 for the others", states);
+        r.register(
+            "shootlog_ledger_state_changes",
+            "Changes of the ledger's state since start",
+            ConstCounter::new(g.ledger_state_changes),
         );
         let st = &g.storage;
         let storage: [(&str, &str, Option<u64>); 6] = [
             (
                 "shootlog_journal_free_bytes",
-                "Room for new events: the volume's free space plus the journal's free pages, or the room under its size cap if smaller.",
+                "Room for new events: the volume's free space plus the journal's free pages, or the room under its size cap if smaller",
                 st.free_bytes,
             ),
             (
                 "shootlog_journal_volume_free_bytes",
-                "Free bytes of the journal's volume (statvfs).",
+                "Free bytes of the journal's volume (statvfs)",
                 st.volume_free_bytes,
             ),
             (
                 "shootlog_journal_reserve_bytes",
-                "Below this much room new events are refused (503 storage_full).",
+                "Below this much room new events are refused (503 storage_full)",
                 Some(st.reserve_bytes),
             ),
-            ("shootlog_journal_size_bytes", "The journal database's size (without its WAL).", Some(st.size_bytes)),
-            ("shootlog_journal_max_bytes", "The journal's size cap (0: none).", Some(st.max_bytes.unwrap_or(0))),
-            ("shootlog_journal_writable", "1 if the journal takes new events.", Some(u64::from(st.writable))),
+            ("shootlog_journal_size_bytes", "The journal database's size (without its WAL)", Some(st.size_bytes)),
+            ("shootlog_journal_max_bytes", "The journal's size cap (0: none)", Some(st.max_bytes.unwrap_or(0))),
+            ("shootlog_journal_writable", "1 if the journal takes new events", Some(u64::from(st.writable))),
         ];
         for (name, help, v) in storage {
             if let Some(v) = v {
-                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+                r.register(name, help, gauge(v));
             }
         }
-        let name = "shootlog_journal_refusals_total";
-        let _ =
-            writeln!(out, "# HELP {name} Write requests the journal refused, by storage fault.\n# TYPE {name} counter");
+        let refusals = Family::<CauseLabels, Counter>::default();
         for (fault, n) in g.storage_refusals {
-            let _ = writeln!(out, "{name}{{cause=\"{}\"}} {n}", fault.as_str());
+            refusals.get_or_create(&CauseLabels { cause: fault.as_str() }).inc_by(n);
         }
-        let name = "shootlog_delivery_latency_seconds";
-        let _ = writeln!(out, "# HELP {name} Time from receipt to the ledger's verdict.\n# TYPE {name} histogram");
-        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {}", load(&self.latency_buckets[i]));
-        }
-        let count = load(&self.latency_count);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {}", load(&self.latency_sum_ms) as f64 / 1000.0);
-        let _ = writeln!(out, "{name}_count {count}");
+        r.register("shootlog_journal_refusals", "Write requests the journal refused, by storage fault", refusals);
+        // Formatting into a String cannot fail.
+        let _ = text::encode_registry(&mut out, &self.registry);
+        let _ = text::encode_registry(&mut out, &r);
+        let _ = text::encode_eof(&mut out);
         out
     }
 }

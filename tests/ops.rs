@@ -30,7 +30,7 @@ fn sample(text: &str, name: &str) -> f64 {
 async fn metrics(s: &Server) -> String {
     let r = s.client.get(s.url("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["content-type"], "text/plain; version=0.0.4");
+    assert_eq!(r.headers()["content-type"], "application/openmetrics-text; version=1.0.0; charset=utf-8");
     r.text().await.unwrap()
 }
 
@@ -100,7 +100,9 @@ async fn metrics_count_accepted_replayed_and_refused_writes() {
     let before = metrics(&s).await;
     for name in ["shootlog_events_accepted_total", "shootlog_events_replayed_total", "shootlog_requests_refused_total"]
     {
-        assert!(before.contains(&format!("# TYPE {name} counter")), "{before}");
+        // OpenMetrics names a counter's family without `_total`.
+        let family = name.strip_suffix("_total").unwrap_or(name);
+        assert!(before.contains(&format!("# TYPE {family} counter")), "{before}");
         assert_eq!(sample(&before, name), 0.0, "{name}");
     }
     assert!(before.contains("# TYPE shootlog_journal_backlog gauge"));

@@ -45,7 +45,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{MatchedPath, State};
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -61,7 +61,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::ServeConfig;
 use crate::journal::Journal;
 use crate::ledger::Ledger;
-use crate::telemetry::Metrics;
+use crate::telemetry::{self, Metrics};
 use auth::Credentials;
 use error::{ApiError, Problem, problem_response};
 pub use openapi::openapi;
@@ -211,6 +211,7 @@ pub fn router(state: AppState) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
         .merge(open)
         .merge(protected)
+        .route_layer(axum::middleware::from_fn(mark_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
@@ -220,18 +221,49 @@ pub fn router(state: AppState) -> Router {
                 .load_shed()
                 .concurrency_limit(limits.max_concurrency),
         )
-        .layer(axum::middleware::from_fn_with_state(state, close_when_draining))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), close_when_draining))
         .layer(
             CompressionLayer::new()
                 .compress_when(SizeAbove::new(1024).and(NotForContentType::const_new("text/event-stream"))),
         )
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_request))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// The template of the route that answered a request (`/v1/sessions/{sessionKey}`),
+/// set on its response for [`count_request`].
+#[derive(Clone)]
+struct RouteTemplate(Arc<str>);
+
+/// Route layer of every route: tells [`count_request`] the route's
+/// template. Requests no route matched never pass here.
+async fn mark_route(req: Request<axum::body::Body>, next: Next) -> Response {
+    let template = req.extensions().get::<MatchedPath>().map(|p| RouteTemplate(Arc::from(p.as_str())));
+    let mut res = next.run(req).await;
+    if let Some(t) = template {
+        res.extensions_mut().insert(t);
+    }
+    res
+}
+
+/// Counts every request by route template (`unmatched` when no route
+/// matched), method and status, and times it until its response head.
+/// Outside the timeout, load shedding and panic catching, so their answers
+/// count too.
+async fn count_request(State(state): State<AppState>, req: Request<axum::body::Body>, next: Next) -> Response {
+    let started = Instant::now();
+    let method = telemetry::method_label(req.method());
+    let res = next.run(req).await;
+    let route = res.extensions().get::<RouteTemplate>().map_or(telemetry::UNMATCHED_ROUTE.into(), |t| t.0.to_string());
+    let labels = telemetry::HttpLabels { route, method, status: res.status().as_u16() };
+    state.metrics.observe_request(labels, started.elapsed());
+    res
 }
 
 /// Writes that arrive while the service drains are refused (503); writes

@@ -14,7 +14,7 @@ use super::error::ApiError;
 use crate::domain::Millis;
 use crate::journal::{Depth, Journal, StorageStatus};
 use crate::ledger::{CONTRACT_VERSION, Deployment, Ledger, LedgerState};
-use crate::telemetry::Gauges;
+use crate::telemetry::{self, Gauges};
 
 /// Liveness.
 #[derive(Debug, Serialize, ToSchema)]
@@ -246,15 +246,26 @@ pub async fn version(State(state): State<AppState>, _reader: Reader) -> Result<J
 #[utoipa::path(
     get, path = "/metrics", tag = "operations",
     responses(
-        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 200, description = "The metrics, in the OpenMetrics text format (Prometheus scrapes it natively)", body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
         super::openapi::ReadProblems
     )
 )]
 pub async fn metrics(State(state): State<AppState>, _reader: Reader) -> Response {
     let depth = state.journal.depth();
     let ledger = state.ledger.status();
+    let now = Millis::now();
+    // Without a journal read (a storage fault), the age is left out rather
+    // than made up.
+    let oldest_pending_age_secs = match state.journal.oldest_pending_received_at().await {
+        Ok(oldest) => Some(oldest.map_or(0.0, |t| (now.0 - t.0).max(0) as f64 / 1000.0)),
+        Err(_) => None,
+    };
+    let (journal_commit_seconds, journal_commit_events) = state.journal.commit_histograms();
     let gauges = Gauges {
         pending: depth.pending,
+        oldest_pending_age_secs,
+        journal_commit_seconds,
+        journal_commit_events,
         delivered_kept: depth.delivered,
         rejected_kept: depth.rejected,
         journal_commits: state.journal.commits(),
@@ -265,7 +276,7 @@ pub async fn metrics(State(state): State<AppState>, _reader: Reader) -> Response
         storage: state.journal.storage(),
         storage_refusals: state.journal.storage_refusals(),
     };
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&gauges)).into_response()
+    ([(header::CONTENT_TYPE, telemetry::CONTENT_TYPE)], state.metrics.render(&gauges)).into_response()
 }
 
 /// The service's clock. A device estimates its offset as

@@ -1,9 +1,18 @@
-//! Per-caller rate limits: a token bucket per device, refilled continuously.
-//! A caller over its limit hears 429 with `Retry-After`.
+//! Per-caller rate limits on `governor`: a GCRA limiter keyed by caller
+//! (`device:<id>`), equivalent to a token bucket of `burst` events refilled
+//! at `per_second`. A caller over its limit hears 429 with `Retry-After`.
+//!
+//! `governor` keeps one small state per key in a concurrent map; the map is
+//! swept of keys indistinguishable from a fresh (full) bucket once it holds
+//! [`RATE_BUCKETS_MAX`] keys, as the hand-written bucket map before it was.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+use crate::limits::RATE_BUCKETS_MAX;
 
 /// Events per second and burst of one caller.
 #[derive(Debug, Clone, Copy)]
@@ -21,41 +30,48 @@ impl Rate {
         }
         Ok(Self { per_second, burst })
     }
+
+    /// The quota: one event every `1 / per_second` (at least a nanosecond),
+    /// a burst of `burst` events (its whole part, within `u32`).
+    fn quota(self) -> Quota {
+        let period = Duration::from_secs_f64(1.0 / self.per_second).max(Duration::from_nanos(1));
+        let burst = NonZeroU32::new(self.burst.min(f64::from(u32::MAX)) as u32).unwrap_or(NonZeroU32::MIN);
+        // `period` is never zero, so there is always a quota.
+        Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX)).allow_burst(burst)
+    }
 }
 
 pub struct RateLimiter {
     rate: Rate,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    limiter: DefaultKeyedRateLimiter<String>,
 }
-
-use crate::limits::RATE_BUCKETS_MAX;
 
 impl RateLimiter {
     pub fn new(rate: Rate) -> Self {
-        Self { rate, buckets: Mutex::new(HashMap::new()) }
+        Self { rate, limiter: DefaultKeyedRateLimiter::keyed(rate.quota()) }
     }
 
-    /// Takes `n` tokens from `key`'s bucket; on refusal, the seconds until
-    /// enough are back.
+    /// Takes `n` events from `key`'s allowance; on refusal, the seconds
+    /// (at least one) until the request could pass. A request larger than
+    /// the burst never passes; it hears the time until the allowance is
+    /// full.
     pub fn take(&self, key: &str, n: usize) -> Result<(), u64> {
-        let now = Instant::now();
-        let Ok(mut buckets) = self.buckets.lock() else { return Ok(()) };
-        if buckets.len() >= RATE_BUCKETS_MAX && !buckets.contains_key(key) {
-            let rate = self.rate;
-            buckets.retain(|_, (tokens, at)| *tokens + at.elapsed().as_secs_f64() * rate.per_second < rate.burst);
+        if self.limiter.len() >= RATE_BUCKETS_MAX {
+            self.limiter.retain_recent();
         }
-        let (tokens, at) = buckets.entry(key.to_string()).or_insert((self.rate.burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate.per_second).min(self.rate.burst);
-        *at = now;
-        let n = n as f64;
-        if *tokens >= n {
-            *tokens -= n;
-            Ok(())
-        } else {
-            let missing = n.min(self.rate.burst) - *tokens;
-            Err((missing / self.rate.per_second).ceil().max(1.0) as u64)
+        let Some(cells) = NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX)) else { return Ok(()) };
+        let key = key.to_string();
+        match self.limiter.check_key_n(&key, cells) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(whole_seconds(not_until.wait_time_from(self.limiter.clock().now()))),
+            Err(_insufficient) => Err(whole_seconds(Duration::from_secs_f64(self.rate.burst / self.rate.per_second))),
         }
     }
+}
+
+/// A wait as `Retry-After` seconds: rounded up, at least one.
+fn whole_seconds(wait: Duration) -> u64 {
+    (wait.as_secs_f64().ceil() as u64).max(1)
 }
 
 #[cfg(test)]
@@ -69,5 +85,19 @@ mod tests {
         assert!(l.take("a", 1).is_ok());
         assert_eq!(l.take("a", 1), Err(1));
         assert!(l.take("b", 3).is_ok(), "buckets are per caller");
+    }
+
+    #[test]
+    fn a_request_beyond_the_burst_never_passes() {
+        let l = RateLimiter::new(Rate { per_second: 2.0, burst: 4.0 });
+        assert_eq!(l.take("a", 5), Err(2));
+        assert!(l.take("a", 4).is_ok(), "the refused request took nothing");
+    }
+
+    #[test]
+    fn a_slow_rate_waits_longer() {
+        let l = RateLimiter::new(Rate { per_second: 0.1, burst: 1.0 });
+        assert!(l.take("a", 1).is_ok());
+        assert_eq!(l.take("a", 1), Err(10));
     }
 }

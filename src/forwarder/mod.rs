@@ -113,7 +113,7 @@ impl Forwarder {
             let started = std::time::Instant::now();
             let batch = match self.journal.pending(0, self.options.batch_size).await {
                 Ok(b) => {
-                    Metrics::inc(&self.metrics.journal_io_micros, started.elapsed().as_micros() as u64);
+                    Metrics::add_time(&self.metrics.journal_io_seconds, started.elapsed());
                     b
                 }
                 // A storage fault is logged once, by the journal, when it
@@ -181,7 +181,13 @@ impl Forwarder {
         Metrics::inc(&self.metrics.sent, envelopes.len() as u64);
         let started = std::time::Instant::now();
         let answer = self.ledger.apply_batch(&envelopes).await;
-        Metrics::inc(&self.metrics.ledger_call_micros, started.elapsed().as_micros() as u64);
+        let outcome = match &answer {
+            Ok(_) => "ok",
+            Err(LedgerError::Transport(_)) => "transport",
+            Err(LedgerError::Function(_)) => "function",
+            Err(LedgerError::Protocol(_)) => "protocol",
+        };
+        self.metrics.observe_ledger_call(envelopes.len(), outcome, started.elapsed());
         match answer {
             Ok(verdicts) => self.settle(batch, verdicts).await,
             Err(LedgerError::Transport(e)) => Outcome::Unreachable(e),
@@ -243,6 +249,7 @@ impl Forwarder {
         for (entry, v) in batch.iter().zip(&verdicts) {
             if v.is_rejection() {
                 rejected += 1;
+                self.metrics.count_rejection(v.code.as_deref());
                 tracing::info!(event_id = %entry.envelope.event_id, code = v.code.as_deref().unwrap_or(""), "ledger rejected event");
             } else {
                 delivered += 1;
@@ -253,7 +260,7 @@ impl Forwarder {
         let pairs = batch.iter().map(|e| e.seq).zip(verdicts).collect();
         let started = std::time::Instant::now();
         let settled = self.journal.settle(pairs).await;
-        Metrics::inc(&self.metrics.journal_io_micros, started.elapsed().as_micros() as u64);
+        Metrics::add_time(&self.metrics.journal_io_seconds, started.elapsed());
         match settled {
             Ok(()) => {
                 Metrics::inc(&self.metrics.batches, 1);

@@ -267,6 +267,10 @@ struct Shared {
     delivered: AtomicU64,
     rejected: AtomicU64,
     commits: AtomicU64,
+    /// Duration (seconds) and size (events appended or settled) of each
+    /// group commit.
+    commit_seconds: prometheus_client::metrics::histogram::Histogram,
+    commit_events: prometheus_client::metrics::histogram::Histogram,
     /// Bumped after every commit that settled entries; waiters for verdicts
     /// watch it.
     settled: watch::Sender<u64>,
@@ -308,6 +312,8 @@ impl Journal {
             delivered: AtomicU64::new(depth.delivered),
             rejected: AtomicU64::new(depth.rejected),
             commits: AtomicU64::new(0),
+            commit_seconds: crate::telemetry::duration_histogram(),
+            commit_events: crate::telemetry::size_histogram(),
             settled,
             appended: tokio::sync::Notify::new(),
             health: space::Health::new(path, options.max_bytes),
@@ -412,6 +418,19 @@ impl Journal {
     }
 
     /// Transactions committed since open.
+    /// The histograms of the group commits' duration (seconds) and size
+    /// (events appended or settled), for `/metrics`.
+    pub fn commit_histograms(
+        &self,
+    ) -> (prometheus_client::metrics::histogram::Histogram, prometheus_client::metrics::histogram::Histogram) {
+        (self.shared.commit_seconds.clone(), self.shared.commit_events.clone())
+    }
+
+    /// When the oldest pending event was received (one indexed read).
+    pub async fn oldest_pending_received_at(&self) -> Result<Option<Millis>, JournalError> {
+        self.read(store::oldest_pending).await
+    }
+
     pub fn commits(&self) -> u64 {
         self.shared.commits.load(Ordering::Relaxed)
     }

@@ -162,10 +162,15 @@ pub(super) fn depth(conn: &Connection) -> Result<Depth, JournalError> {
 /// the last settlement, the rejections by code. Each is one index read (the
 /// pending and settled indexes), except the rejections, which scan the
 /// rejected entries kept within retention.
-pub(super) fn report(conn: &Connection) -> Result<Report, JournalError> {
+pub(super) fn oldest_pending(conn: &Connection) -> Result<Option<Millis>, JournalError> {
     let oldest: Option<i64> = conn
         .query_row("SELECT received_at FROM entries WHERE status = 'pending' ORDER BY seq LIMIT 1", [], |r| r.get(0))
         .optional()?;
+    Ok(oldest.map(Millis))
+}
+
+pub(super) fn report(conn: &Connection) -> Result<Report, JournalError> {
+    let oldest = oldest_pending(conn)?;
     let last: Option<i64> =
         conn.query_row("SELECT max(settled_at) FROM entries WHERE status != 'pending'", [], |r| r.get(0))?;
     let mut stmt = conn.prepare(
@@ -178,7 +183,7 @@ pub(super) fn report(conn: &Connection) -> Result<Report, JournalError> {
         let (code, n) = row?;
         rejected_by_code.insert(code, u64::try_from(n).unwrap_or(0));
     }
-    Ok(Report { oldest_pending_received_at: oldest.map(Millis), last_settled_at: last.map(Millis), rejected_by_code })
+    Ok(Report { oldest_pending_received_at: oldest, last_settled_at: last.map(Millis), rejected_by_code })
 }
 
 const ENTRY_COLUMNS: &str = "seq, envelope, status, verdict, attempts, last_error, settled_at";

@@ -58,6 +58,17 @@ pub(super) enum Op {
     },
 }
 
+impl Op {
+    /// The events a command writes: entries appended, verdicts recorded.
+    fn events(&self) -> usize {
+        match self {
+            Op::Append { entries, .. } => entries.len(),
+            Op::Settle { verdicts, .. } => verdicts.len(),
+            _ => 0,
+        }
+    }
+}
+
 pub(super) fn spawn(
     conn: Connection,
     path: &Path,
@@ -279,7 +290,11 @@ impl Writer {
         let gate = self.gate();
         self.note_gate(&gate);
         if !ops.is_empty() {
+            let size: usize = ops.iter().map(Op::events).sum();
+            let started = std::time::Instant::now();
             self.transact(ops, &gate);
+            self.shared.commit_seconds.observe(started.elapsed().as_secs_f64());
+            self.shared.commit_events.observe(size as f64);
         }
         if std::mem::take(&mut self.full_now) {
             let brim = FULL_HOLD_PAGES.saturating_mul(self.page_size);
