@@ -234,7 +234,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     if e.status == Status::Pending {
                         e.status = if v.is_rejection() { Status::Rejected } else { Status::Delivered };
                         e.verdict = Some(v);
-                        e.attempts += 1;
+                        // A verdict is not a failed round: attempts stay.
                         e.last_error = None;
                     }
                 }
