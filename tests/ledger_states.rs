@@ -58,6 +58,13 @@ async fn readyz_ledger(s: &Server, state: &str) -> Value {
     .await
 }
 
+/// Posts one director event; it must be acknowledged (202). Its id.
+async fn write_event(s: &Server, session: &str, event: Value) -> String {
+    let r = s.post(&format!("/v1/sessions/{session}/director-events"), &event).await;
+    assert_eq!(r.status, 202, "{:#}", r.body);
+    r.event_id()
+}
+
 /// Writes a session and `n` markers: every one must be acknowledged (202),
 /// whatever the ledger's state. Returns the event ids.
 async fn write_shoot(s: &Server, session: &str, n: usize) -> Vec<String> {
@@ -65,14 +72,7 @@ async fn write_shoot(s: &Server, session: &str, n: usize) -> Vec<String> {
     assert_eq!(r.status, 202, "{:#}", r.body);
     let mut ids = vec![r.event_id()];
     for i in 0..n {
-        let r = s
-            .post(
-                &format!("/v1/sessions/{session}/director-events"),
-                &json!({"type": "marker", "label": format!("m{i}")}),
-            )
-            .await;
-        assert_eq!(r.status, 202, "{:#}", r.body);
-        ids.push(r.event_id());
+        ids.push(write_event(s, session, json!({"type": "marker", "label": format!("m{i}")})).await);
     }
     ids
 }
@@ -156,14 +156,9 @@ async fn a_paused_deployment_mid_shoot_costs_no_event() {
     let mut seen_unusable = None;
     let mut i = 0;
     while paused_at.elapsed() < PAUSE {
-        let r = s
-            .post(
-                &format!("/v1/sessions/{session}/director-events"),
-                &json!({"type": "cue", "cueKind": "pose", "label": format!("pose {i}")}),
-            )
-            .await;
-        assert_eq!(r.status, 202, "{:#}", r.body);
-        ids.push(r.event_id());
+        ids.push(
+            write_event(&s, session, json!({"type": "cue", "cueKind": "pose", "label": format!("pose {i}")})).await,
+        );
         i += 1;
         if seen_unusable.is_none() {
             let ready = s.get("/readyz").await;
@@ -189,18 +184,39 @@ async fn a_paused_deployment_mid_shoot_costs_no_event() {
     );
 }
 
-#[tokio::test]
-async fn functions_not_deployed_then_deployed_cost_no_event() {
-    let standin = Standin::start_with_env(&[("STANDIN_DEPLOYMENT_STATE", "functions_missing")]).await;
+/// Functions never deployed, then deployed: nothing settled meanwhile,
+/// everything applied after. `env` picks how the stand-in answers a missing
+/// function.
+async fn functions_missing_then_deployed(env: &[(&str, &str)], session: &str) {
+    let mut env = env.to_vec();
+    env.push(("STANDIN_DEPLOYMENT_STATE", "functions_missing"));
+    let standin = Standin::start_with_env(&env).await;
     let s = server_for(&standin, &[]).await;
-    let ids = write_shoot(&s, "shoot-deploy", 20).await;
+    let ids = write_shoot(&s, session, 20).await;
     let ready = readyz_ledger(&s, "unusable").await;
     assert!(ready["ledgerReason"].as_str().is_some_and(|r| r.contains("Could not find")), "{ready:#}");
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(s.backlog().await, ids.len() as u64, "nothing settled while the functions are missing");
     set_deployment(&standin, "running").await;
-    assert_eq!(all_applied(&s, &standin, "shoot-deploy", &ids).await, 20);
-    println!("functions missing: {} sent, {} acked, 0 rejected, all applied once deployed", ids.len(), ids.len());
+    assert_eq!(all_applied(&s, &standin, session, &ids).await, 20);
+    println!(
+        "functions missing ({env:?}): {} sent, {} acked, 0 rejected, all applied once deployed",
+        ids.len(),
+        ids.len()
+    );
+}
+
+#[tokio::test]
+async fn functions_not_deployed_then_deployed_cost_no_event() {
+    // The function error of backends before 2026-03.
+    functions_missing_then_deployed(&[], "shoot-deploy").await;
+}
+
+#[tokio::test]
+async fn functions_not_deployed_answered_404_and_a_closed_socket_cost_no_event() {
+    // The current backend's default: HTTP 404 `FunctionPathNotFound`, and on
+    // the sync socket a close without any message.
+    functions_missing_then_deployed(&[("STANDIN_UDF_404_ON_BAD_PATH", "1")], "shoot-deploy-404").await;
 }
 
 #[tokio::test]
@@ -227,14 +243,7 @@ async fn after_an_outage_no_batch_runs_more_than_twice() {
     eventually(30, "the first events to apply", || async { (s.backlog().await == 0).then_some(()) }).await;
     standin.kill().await;
     for i in 0..100 {
-        let r = s
-            .post(
-                &format!("/v1/sessions/{session}/director-events"),
-                &json!({"type": "marker", "label": format!("down {i}")}),
-            )
-            .await;
-        assert_eq!(r.status, 202, "{:#}", r.body);
-        ids.push(r.event_id());
+        ids.push(write_event(&s, session, json!({"type": "marker", "label": format!("down {i}")})).await);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     standin.start_again().await;
