@@ -71,6 +71,8 @@ export function events(startAt = NOW - 3_600_000) {
       type,
       at: clock,
       receivedAt: clock + 5,
+      instance: "i1",
+      seq: n,
     };
   }
   return {
