@@ -58,14 +58,15 @@ function shoot(seed: number): WireEvent[] {
   let clock = NOW - 3_600_000;
   let n = 0;
   const out: WireEvent[] = [];
-  function add<E extends WireEvent>(fields: Omit<E, "eventId" | "at" | "receivedAt" | "instance" | "seq">) {
+  type Fields = WireEvent extends infer E ? (E extends WireEvent ? Omit<E, "eventId" | "at" | "receivedAt" | "instance" | "seq"> : never) : never;
+  function add(fields: Fields) {
     clock += r.int(1, 900);
     const instance = r.pick(instances);
     const seq = (seqs.get(instance) ?? 0) + 1;
     seqs.set(instance, seq);
     n += 1;
     const eventId = `${seed.toString(16).padStart(8, "0")}-0000-4000-8000-${String(n).padStart(12, "0")}`;
-    out.push({ eventId, at: clock - r.int(0, 40), receivedAt: clock, instance, seq, ...fields } as E);
+    out.push({ eventId, at: clock - r.int(0, 40), receivedAt: clock, instance, seq, ...fields } as WireEvent);
   }
 
   const devices = Array.from({ length: r.int(2, 4) }, (_, i) => `d${i + 1}`);
