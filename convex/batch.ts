@@ -9,16 +9,16 @@
 //   same transaction, which commits it once); a completed session's
 //   `summary` is rewritten from its counts in that same write;
 // - cameras: read once; their writes go through at once and into the cache;
-// - receipts: the whole batch's are read up front.
+// - receipts: the whole batch's are read up front (receipts.ts).
 //
 // Everything that applies events reads sessions and cameras only through
 // this class, so what it sees is what the batch has done so far.
 import type { Doc, Id } from "./_generated/dataModel";
 import type { MutationCtx } from "./_generated/server";
+import { findReceipt, type Receipt } from "./receipts";
 
 type Session = Doc<"productionSessions">;
 type Camera = Doc<"productionCameras">;
-type Receipt = Doc<"ingestReceipts">;
 
 export class Batch {
   private sessions = new Map<string, Session | null>();
@@ -39,42 +39,19 @@ export class Batch {
 
   /** Reads the receipts of these event ids, once each. */
   async preloadReceipts(eventIds: string[]) {
-    for (const eventId of new Set(eventIds)) {
-      if (!this.receipts.has(eventId)) {
-        this.receipts.set(eventId, await this.readReceipt(eventId));
-      }
-    }
-  }
-
-  private readReceipt(eventId: string) {
-    return this.db
-      .query("ingestReceipts")
-      .withIndex("by_eventId", (q) => q.eq("eventId", eventId))
-      .unique();
+    for (const eventId of new Set(eventIds)) await this.receipt(eventId);
   }
 
   async receipt(eventId: string): Promise<Receipt | null> {
     if (!this.receipts.has(eventId)) {
-      this.receipts.set(eventId, await this.readReceipt(eventId));
+      this.receipts.set(eventId, await findReceipt(this.db, eventId));
     }
     return this.receipts.get(eventId) ?? null;
   }
 
-  async insertReceipt(fields: Omit<Receipt, "_id" | "_creationTime">) {
-    const id = await this.db.insert("ingestReceipts", fields);
-    this.receipts.set(fields.eventId, {
-      ...fields,
-      _id: id,
-      _creationTime: this.now,
-    });
-    return id;
-  }
-
-  async patchReceipt(receipt: Receipt, patch: Partial<Receipt>) {
-    await this.db.patch(receipt._id, patch);
-    const next = { ...receipt, ...patch } as Record<string, unknown>;
-    for (const [k, x] of Object.entries(patch)) if (x === undefined) delete next[k];
-    this.receipts.set(receipt.eventId, next as Receipt);
+  /** What `receipts.record` wrote, so that the batch reads it back. */
+  rememberReceipt(receipt: Receipt) {
+    this.receipts.set(receipt.eventId, receipt);
   }
 
   // --- sessions -----------------------------------------------------------

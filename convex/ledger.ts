@@ -8,6 +8,7 @@ import { paginationOptsValidator, type PaginationOptions } from "convex/server";
 import { v } from "convex/values";
 import { internalQuery } from "./_generated/server";
 import { CAMERAS_READ_MAX, MAX_BATCH, READ_PAGE_MAX } from "./limits";
+import { findReceipt } from "./receipts";
 
 function bounded(opts: PaginationOptions): PaginationOptions {
   const numItems = Math.max(1, Math.min(READ_PAGE_MAX, Math.trunc(opts.numItems)));
@@ -70,14 +71,10 @@ export const devices = internalQuery({
     ctx.db.query("productionDevices").withIndex("by_deviceId").paginate(bounded(paginationOpts)),
 });
 
-/** The receipt (current verdict) of one eventId, or null. */
+/** The receipt (current verdict) of one eventId, or null (receipts.ts). */
 export const receipt = internalQuery({
   args: { eventId: v.string() },
-  handler: async (ctx, { eventId }) =>
-    ctx.db
-      .query("ingestReceipts")
-      .withIndex("by_eventId", (q) => q.eq("eventId", eventId))
-      .unique(),
+  handler: async (ctx, { eventId }) => findReceipt(ctx.db, eventId),
 });
 
 /** The receipts of up to MAX_BATCH eventIds, same order (null where none). */
@@ -87,13 +84,6 @@ export const receipts = internalQuery({
     if (eventIds.length > MAX_BATCH) {
       throw new Error(`receipts takes at most ${MAX_BATCH} event ids, got ${eventIds.length}`);
     }
-    return Promise.all(
-      eventIds.map((eventId) =>
-        ctx.db
-          .query("ingestReceipts")
-          .withIndex("by_eventId", (q) => q.eq("eventId", eventId))
-          .unique(),
-      ),
-    );
+    return Promise.all(eventIds.map((eventId) => findReceipt(ctx.db, eventId)));
   },
 });

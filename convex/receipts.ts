@@ -1,16 +1,57 @@
-// Receipts: one row per eventId the ledger has seen, with its current
-// verdict (migrations-notes/0001, refined by 0003). A waiting receipt also
-// holds the event, what it waits for (`waitsFor`, indexed with the timeline
-// key) and its session (`waitSession`, likewise), so that what it waits for
-// can find it and the session's completion can settle it.
-import type { Doc } from "./_generated/dataModel";
+// Receipts: what the ledger knows of each eventId it has seen, with its
+// current verdict (migrations-notes/0001, refined by 0003).
+//
+// An applied director event's receipt is its productionDirectorEvents row,
+// which is keyed by eventId as well: a second document per event would
+// double what a batch writes. Every other event (and a director event that
+// is waiting or rejected) has a row of ingestReceipts. A waiting receipt
+// also holds the event, what it waits for (`waitsFor`, indexed with the
+// timeline key) and its session (`waitSession`, likewise), so that what it
+// waits for can find it and the session's completion can settle it.
+import type { Doc, Id } from "./_generated/dataModel";
+import type { DatabaseReader } from "./_generated/server";
 import type { Batch } from "./batch";
 import { defined } from "./defined";
 import type { Outcome } from "./outcome";
 import { timelineKey } from "./timeline";
 import type { RejectionCode, Verdict, WaitingKind, WireEvent } from "./wire";
 
-type Receipt = Doc<"ingestReceipts">;
+/** A receipt: a row of ingestReceipts (`_id`), or read from a director event's row. */
+export type Receipt = Omit<Doc<"ingestReceipts">, "_id" | "_creationTime"> & {
+  _id?: Id<"ingestReceipts">;
+};
+
+/** The receipt an applied director event's row stands for. */
+export function receiptOfRow(row: Doc<"productionDirectorEvents">): Receipt {
+  return {
+    eventId: row.eventId,
+    type: row.type === "still" ? "still_marker" : row.type,
+    verdict: "applied",
+    timeline: row.timeline,
+    ledgerIds: {
+      productionDirectorEvents: row._id,
+      ...(row.stillRowId !== undefined ? { productionStills: row.stillRowId } : {}),
+    },
+    sessionKey: row.sessionKey,
+    at: row.at,
+    receivedAt: row.receivedAt,
+    appliedAt: row.appliedAt,
+  };
+}
+
+/** The receipt of an eventId, wherever it is kept, or null. */
+export async function findReceipt(db: DatabaseReader, eventId: string): Promise<Receipt | null> {
+  const receipt = await db
+    .query("ingestReceipts")
+    .withIndex("by_eventId", (q) => q.eq("eventId", eventId))
+    .unique();
+  if (receipt !== null) return receipt;
+  const row = await db
+    .query("productionDirectorEvents")
+    .withIndex("by_eventId", (q) => q.eq("eventId", eventId))
+    .unique();
+  return row === null ? null : receiptOfRow(row);
+}
 
 /** The index key of what a waiting event waits for. */
 export function waitsForKey(kind: WaitingKind, key: string): string {
@@ -55,24 +96,35 @@ export async function record(
   outcome: Outcome,
   existing: Receipt | null,
 ): Promise<Receipt> {
-  const fields = outcomeFields(event, outcome, batch.now);
-  if (existing !== null) {
-    await batch.patchReceipt(existing, fields);
-    return (await batch.receipt(event.eventId))!;
-  }
-  await batch.insertReceipt({
+  const base = {
     eventId: event.eventId,
     type: event.type,
     timeline: timelineKey(event),
-    ...defined(fields),
     ...defined({
       sessionKey: "sessionKey" in event ? event.sessionKey : undefined,
       deviceId: "deviceId" in event ? event.deviceId : undefined,
     }),
     at: event.at,
     receivedAt: event.receivedAt,
-  } as Omit<Receipt, "_id" | "_creationTime">);
-  return (await batch.receipt(event.eventId))!;
+  };
+  const fields = outcomeFields(event, outcome, batch.now);
+  let receipt: Receipt;
+  if (outcome.verdict === "applied" && outcome.ledgerIds.productionDirectorEvents !== undefined) {
+    // Its row is its receipt.
+    if (existing?._id !== undefined) await batch.db.delete(existing._id);
+    receipt = { ...base, verdict: "applied", ledgerIds: outcome.ledgerIds, appliedAt: batch.now };
+  } else if (existing?._id !== undefined) {
+    await batch.db.patch(existing._id, fields);
+    receipt = { ...existing, ...defined(fields) } as Receipt;
+    for (const [k, x] of Object.entries(fields)) {
+      if (x === undefined) delete (receipt as Record<string, unknown>)[k];
+    }
+  } else {
+    const doc = { ...base, ...defined(fields) } as Omit<Doc<"ingestReceipts">, "_id" | "_creationTime">;
+    receipt = { ...doc, _id: await batch.db.insert("ingestReceipts", doc) };
+  }
+  batch.rememberReceipt(receipt);
+  return receipt;
 }
 
 /** The verdict a receipt answers now (`duplicate` when it is settled and `replay`). */

@@ -150,6 +150,8 @@ export default defineSchema({
     stillId: v.optional(v.string()),
     stillRowId: v.optional(v.id("productionStills")),
   })
+    // An applied director event's receipt is its row (receipts.ts).
+    .index("by_eventId", ["eventId"])
     .index("by_session_timeline", ["sessionKey", "timeline"])
     .index("by_session_hold", ["sessionKey", "holdId", "timeline"])
     .index("by_session_holdOpen", ["sessionKey", "holdOpen"]),

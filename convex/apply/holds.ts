@@ -11,7 +11,7 @@
 import type { Doc, Id } from "../_generated/dataModel";
 import type { Batch } from "../batch";
 import { isRefusal, wait, type EventOf, type Outcome, type Waiting } from "../outcome";
-import { record, waitingFor, waitsForKey } from "../receipts";
+import { record, waitingFor, waitsForKey, type Receipt } from "../receipts";
 import { cameraInSession, sessionFor } from "../rules/lookups";
 import { parseTimeline, timelineKey } from "../timeline";
 import type { WireEvent } from "../wire";
@@ -34,7 +34,7 @@ interface Item {
   t: string;
   event: HoldEvent;
   row?: Row;
-  receipt?: Doc<"ingestReceipts">;
+  receipt?: Receipt;
   incoming?: true;
 }
 

@@ -203,9 +203,11 @@ describe("session_not_found", () => {
     // The session's start was accepted first, but arrives last.
     const start = e.start("zz", "Late start", { receivedAt: evs[0].receivedAt + 1 });
     expect((await apply(t, [start]))[0].verdict).toBe("applied");
-    const receipts = await rows(t, "ingestReceipts");
-    expect(receipts.map((r) => r.verdict)).toEqual(Array(8).fill("applied"));
-    expect(receipts.some((r) => r.waitsFor !== undefined || r.event !== undefined)).toBe(false);
+    const receipts = await t.query(internal.ledger.receipts, { eventIds: [...evs, start].map((x) => x.eventId) });
+    expect(receipts.map((r) => r!.verdict)).toEqual(Array(8).fill("applied"));
+    expect(receipts.some((r) => r!.waitsFor !== undefined || r!.event !== undefined)).toBe(false);
+    // Nothing is left waiting in the index either.
+    expect((await rows(t, "ingestReceipts")).filter((r) => r.waitsFor !== undefined)).toEqual([]);
     const s = await session(t, "zz");
     expect(s.events.map((x) => x.type)).toEqual(["cut", "hold_start", "hold_end", "still"]);
     expect([s.session.heroCameraKey, s.session.counts]).toEqual([
@@ -622,9 +624,9 @@ describe("rejections never abort the batch", () => {
     expect([s.session.status, s.session.heroCameraKey, s.events.length, s.cameras[0].placementVersion]).toEqual([
       "completed", "A", 2, 1,
     ]);
-    // Every event, rejected or not, has its receipt.
-    const receipts = await rows(t, "ingestReceipts");
-    expect(receipts.map((r) => [r.eventId, r.verdict, r.code])).toEqual(
+    // Every event, refused or not, has its receipt.
+    const receipts = await t.query(internal.ledger.receipts, { eventIds: evs.map((ev) => ev.eventId) });
+    expect(receipts.map((r) => [r!.eventId, r!.verdict, r!.code])).toEqual(
       evs.map((ev, i) => [ev.eventId, v[i].verdict, v[i].code]),
     );
   });
