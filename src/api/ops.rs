@@ -161,6 +161,10 @@ pub struct LedgerReport {
 #[serde(rename_all = "camelCase")]
 pub struct JournalReport {
     pub path: String,
+    /// The journal's stable instance id: with each entry's seq, where the
+    /// ledger learns an event was journaled (made once, kept in the file).
+    #[schema(example = "3f9c2a7b1e4d8c06")]
+    pub instance_id: String,
     pub depth: Depth,
     /// How long the oldest pending event has waited, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -187,6 +191,7 @@ impl DeploymentReport {
                 let report = j.report().await?;
                 Some(JournalReport {
                     path: j.path().display().to_string(),
+                    instance_id: j.instance_id().to_string(),
                     depth: j.depth(),
                     oldest_pending_age_ms: report.oldest_pending_received_at.map(|t| (now.0 - t.0).max(0)),
                     last_delivery_at: report.last_settled_at,

@@ -25,7 +25,7 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::sync::watch;
 
-use crate::domain::{Envelope, Millis, Verdict, VerdictKind};
+use crate::domain::{Journaled, Millis, Verdict, VerdictKind};
 use crate::journal::{Entry, Journal, JournalError};
 use crate::ledger::{Ledger, LedgerError, LedgerState};
 use crate::telemetry::Metrics;
@@ -177,7 +177,8 @@ impl Forwarder {
     /// Sends a batch; on a function failure, bisects it so that the events
     /// around a poison event still settle, in order.
     async fn deliver(&self, batch: &[Entry]) -> Outcome {
-        let envelopes: Vec<Envelope> = batch.iter().map(|e| e.envelope.clone()).collect();
+        let instance = self.journal.instance_id();
+        let envelopes: Vec<Journaled> = batch.iter().map(|e| e.journaled(instance)).collect();
         Metrics::inc(&self.metrics.sent, envelopes.len() as u64);
         let started = std::time::Instant::now();
         let answer = self.ledger.apply_batch(&envelopes).await;

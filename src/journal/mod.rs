@@ -72,6 +72,8 @@
 //!   checksummed.
 
 mod space;
+#[cfg(test)]
+mod status_tests;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -86,7 +88,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 use utoipa::ToSchema;
 
-use crate::domain::{Envelope, EventId, Millis, Verdict};
+use crate::domain::{Envelope, EventId, InstanceId, Journaled, Millis, Verdict};
 
 pub use space::{ByteSize, DEFAULT_RESERVE, MIN_MAX_SIZE, Reserve, StorageFault, StorageStatus, human, parse_max_size};
 pub use store::JOURNAL_APPLICATION_ID;
@@ -133,6 +135,18 @@ pub struct Entry {
     pub attempts: u32,
     pub last_error: Option<String>,
     pub settled_at: Option<Millis>,
+}
+
+impl Entry {
+    /// The event as the ledger receives it from the journal `instance`.
+    pub fn journaled(&self, instance: &InstanceId) -> Journaled {
+        Journaled {
+            envelope: self.envelope.clone(),
+            instance: instance.clone(),
+            // Journal seqs are SQLite rowids, 1 and up (checked on read).
+            seq: u64::try_from(self.seq).unwrap_or_default(),
+        }
+    }
 }
 
 /// An event to append, with the fingerprint of its request content.
@@ -287,6 +301,7 @@ pub struct Journal {
     reader: Arc<Mutex<Connection>>,
     shared: Arc<Shared>,
     path: Arc<PathBuf>,
+    instance: Arc<InstanceId>,
     writer_thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
@@ -304,6 +319,7 @@ impl Journal {
         if let Some(max) = options.max_bytes {
             store::cap_size(&write_conn, max)?;
         }
+        let instance = store::instance_id(&write_conn, path)?;
         let depth = store::depth(&write_conn)?;
         let reader = store::open_reader(path)?;
         let (settled, _) = watch::channel(0);
@@ -325,12 +341,19 @@ impl Journal {
             reader: Arc::new(Mutex::new(reader)),
             shared,
             path: Arc::new(path.to_path_buf()),
+            instance: Arc::new(instance),
             writer_thread: Arc::new(Mutex::new(Some(thread))),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The journal's stable instance id (kept in the journal file): with
+    /// each entry's seq, where the ledger learns an event was journaled.
+    pub fn instance_id(&self) -> &InstanceId {
+        &self.instance
     }
 
     /// Journals a batch atomically: either every event is committed (new or

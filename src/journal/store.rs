@@ -5,12 +5,13 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use super::{Depth, Entry, JournalError, Prepared, Report, Status};
-use crate::domain::{Envelope, EventId, Millis, Verdict};
+use crate::domain::{Envelope, EventId, InstanceId, Millis, Verdict};
 
 /// Written to SQLite's `application_id` header field, so that a journal is
 /// told apart from any other SQLite file ("SHLG").
 pub const JOURNAL_APPLICATION_ID: i32 = 0x5348_4C47;
-const SCHEMA_VERSION: i32 = 1;
+/// 1: entries. 2: the `meta` table (the journal's instance id).
+const SCHEMA_VERSION: i32 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS entries (
@@ -30,7 +31,14 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE INDEX IF NOT EXISTS entries_pending ON entries (seq) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS entries_partition ON entries (partition, seq);
 CREATE INDEX IF NOT EXISTS entries_settled ON entries (settled_at) WHERE status != 'pending';
+CREATE TABLE IF NOT EXISTS meta (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+) WITHOUT ROWID;
 ";
+
+/// The `meta` key of the journal's instance id.
+const INSTANCE_ID_KEY: &str = "instance_id";
 
 fn pragmas(conn: &Connection) -> Result<(), JournalError> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -71,6 +79,21 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection, JournalError> {
     conn.pragma_update(None, "application_id", JOURNAL_APPLICATION_ID)?;
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(conn)
+}
+
+/// The journal's instance id: made once, when the journal is created (or,
+/// for a journal from before instance ids, when it is first opened), and
+/// kept in its `meta` table.
+pub(super) fn instance_id(conn: &Connection, path: &Path) -> Result<InstanceId, JournalError> {
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
+        params![INSTANCE_ID_KEY, InstanceId::new_random().as_str()],
+    )?;
+    let stored: String = conn.query_row("SELECT value FROM meta WHERE key = ?1", [INSTANCE_ID_KEY], |r| r.get(0))?;
+    InstanceId::parse(stored.clone()).map_err(|e| JournalError::NotAJournal {
+        path: path.to_path_buf(),
+        reason: format!("its instance id {stored:?} is malformed: {e}"),
+    })
 }
 
 /// Caps the database at `max_bytes` (`max_page_count`; SQLite keeps it no
@@ -197,6 +220,9 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Entry, JournalError>
     let last_error: Option<String> = row.get(5)?;
     let settled_at: Option<i64> = row.get(6)?;
     Ok((|| {
+        if seq < 1 {
+            return Err(JournalError::Decode(format!("entry {seq}: a seq below 1")));
+        }
         let envelope: Envelope =
             serde_json::from_str(&envelope).map_err(|e| JournalError::Decode(format!("entry {seq}: {e}")))?;
         let status =

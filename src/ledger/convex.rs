@@ -26,7 +26,7 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 
 use super::{BoxFuture, CONTRACT_VERSION, Deployment, Ledger, LedgerError, LedgerState, LedgerStatus};
-use crate::domain::{Envelope, Millis, SessionKey, Verdict, VerdictKind};
+use crate::domain::{Journaled, Millis, SessionKey, Verdict, VerdictKind};
 use crate::limits::{LEDGER_HANDSHAKE_TIMEOUT, LEDGER_READ_TIMEOUT};
 
 /// The mutation that applies a batch (`convex/ingest.ts`).
@@ -359,7 +359,7 @@ struct WireBatchResult {
 }
 
 /// Matches the ledger's answer to the events sent, by event id, in order.
-fn verdicts_for(events: &[Envelope], answer: serde_json::Value) -> Result<Vec<Verdict>, LedgerError> {
+fn verdicts_for(events: &[Journaled], answer: serde_json::Value) -> Result<Vec<Verdict>, LedgerError> {
     let result: WireBatchResult =
         serde_json::from_value(answer).map_err(|e| LedgerError::Protocol(format!("applyBatch result: {e}")))?;
     let mut by_id: HashMap<String, WireVerdictBody> =
@@ -367,7 +367,7 @@ fn verdicts_for(events: &[Envelope], answer: serde_json::Value) -> Result<Vec<Ve
     events
         .iter()
         .map(|e| {
-            let id = e.event_id.to_string();
+            let id = e.envelope.event_id.to_string();
             let w = by_id.remove(&id).ok_or_else(|| LedgerError::Protocol(format!("no verdict for event {id}")))?;
             Ok(Verdict {
                 verdict: w.verdict,
@@ -406,7 +406,7 @@ impl Ledger for ConvexLedger {
         Some(rest.split('/').next().unwrap_or(rest).to_string())
     }
 
-    fn apply_batch<'a>(&'a self, events: &'a [Envelope]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>> {
+    fn apply_batch<'a>(&'a self, events: &'a [Journaled]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>> {
         Box::pin(async move {
             let wire = serde_json::to_value(events).map_err(|e| LedgerError::Protocol(e.to_string()))?;
             let wire = Value::try_from(wire).map_err(|e| LedgerError::Protocol(e.to_string()))?;

@@ -1,8 +1,9 @@
 //! The ledger: where settled history lives. A sink trait, its Convex
 //! implementation, and the embedded default (no ledger configured).
 //!
-//! The ledger knows only `domain`: it takes journaled envelopes and answers
-//! one [`Verdict`] per event, in order.
+//! The ledger knows only `domain`: it takes journaled events (envelopes
+//! with their journal's instance id and seq, [`Journaled`]) and answers one
+//! [`Verdict`] per event, in order.
 //!
 //! # Whose fault a failure is
 //!
@@ -22,7 +23,7 @@ use std::pin::Pin;
 
 use serde::Serialize;
 
-use crate::domain::{Envelope, Millis, SessionKey, Verdict};
+use crate::domain::{Journaled, Millis, SessionKey, Verdict};
 
 pub use self::convex::{APPLY_BATCH, ConvexLedger, ConvexSettings, HANDSHAKE, RECEIPT_QUERY, SESSION_QUERY};
 
@@ -165,7 +166,7 @@ pub trait Ledger: Send + Sync + 'static {
     }
 
     /// Applies events in order; answers one verdict per event, same order.
-    fn apply_batch<'a>(&'a self, events: &'a [Envelope]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>>;
+    fn apply_batch<'a>(&'a self, events: &'a [Journaled]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>>;
 
     /// A session's whole ledger (session, cameras, placements, events,
     /// stills), or `None` if the ledger has no such session.
@@ -197,7 +198,7 @@ impl Ledger for NoLedger {
         Box::pin(async { self.status() })
     }
 
-    fn apply_batch<'a>(&'a self, _: &'a [Envelope]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>> {
+    fn apply_batch<'a>(&'a self, _: &'a [Journaled]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>> {
         Box::pin(async { Err(LedgerError::Transport("no ledger is configured".into())) })
     }
 
