@@ -51,8 +51,9 @@ pub enum LedgerError {
 /// functions: what `ingest:applyBatch` takes and answers, and the rules it
 /// keeps. Defined once here and once in `convex/contract.ts`
 /// (`tests/limits.rs` fails when they differ); bumped by any change that
-/// an older deployment or an older service could not follow.
-pub const CONTRACT_VERSION: u32 = 1;
+/// an older deployment or an older service could not follow. Version 2:
+/// order independence (`migrations-notes/0003-order-independence.md`).
+pub const CONTRACT_VERSION: u32 = 2;
 
 /// How the ledger stands, as the last handshake found it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
