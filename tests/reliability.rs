@@ -809,7 +809,8 @@ mod retention {
             code: None,
             message: None,
             original: None,
-            sequence: None,
+            timeline: None,
+            waiting_for: None,
             ledger_ids: Default::default(),
         }
     }

@@ -301,7 +301,8 @@ fn respond(
             && entry.status == Status::Rejected
             && let Some(v) = &entry.verdict
         {
-            let mut res = ApiError::Rejected { event_id: entry.envelope.event_id, verdict: v.clone() }.into_response();
+            let mut res =
+                ApiError::Rejected { event_id: entry.envelope.event_id, verdict: Box::new(v.clone()) }.into_response();
             if new == 0 {
                 res.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
             }

@@ -18,7 +18,7 @@ pub use journaled::{InstanceId, InstanceIdError, Journaled};
 pub use keys::{CameraKey, DeviceId, EventId, HoldId, KeyError, SessionKey, StillId};
 pub use placement::{Orientation, PLACEMENT_NOTES_MAX, PLACEMENT_RANGES, Placement, Range};
 pub use time::{Millis, SenderClock, TimeError};
-pub use verdict::{Verdict, VerdictKind};
+pub use verdict::{Verdict, VerdictKind, WaitingFor};
 
 /// Why a field was refused: the `code` of a violation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]

@@ -232,7 +232,8 @@ impl Forwarder {
             code: Some(LEDGER_EXCEPTION.into()),
             message: Some(error),
             original: None,
-            sequence: None,
+            timeline: None,
+            waiting_for: None,
             ledger_ids: Default::default(),
         };
         self.settle(std::slice::from_ref(entry), vec![verdict]).await

@@ -26,7 +26,7 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 
 use super::{BoxFuture, CONTRACT_VERSION, Deployment, Ledger, LedgerError, LedgerState, LedgerStatus};
-use crate::domain::{Journaled, Millis, SessionKey, Verdict, VerdictKind};
+use crate::domain::{Journaled, Millis, SessionKey, Verdict, VerdictKind, WaitingFor};
 use crate::limits::{LEDGER_HANDSHAKE_TIMEOUT, LEDGER_READ_TIMEOUT};
 
 /// The mutation that applies a batch (`convex/ingest.ts`).
@@ -348,7 +348,9 @@ struct WireVerdictBody {
     #[serde(default)]
     original: Option<VerdictKind>,
     #[serde(default)]
-    sequence: Option<f64>,
+    timeline: Option<String>,
+    #[serde(default)]
+    waiting_for: Option<WaitingFor>,
     #[serde(default)]
     ledger_ids: BTreeMap<String, String>,
 }
@@ -374,7 +376,8 @@ fn verdicts_for(events: &[Journaled], answer: serde_json::Value) -> Result<Vec<V
                 code: w.code,
                 message: w.message,
                 original: w.original,
-                sequence: w.sequence.filter(|s| s.is_finite() && *s >= 0.0).map(|s| s as u64),
+                timeline: w.timeline,
+                waiting_for: w.waiting_for,
                 ledger_ids: w.ledger_ids,
             })
         })
@@ -439,6 +442,42 @@ impl Ledger for ConvexLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn journaled(label: &str, seq: u64) -> Journaled {
+        use crate::domain::{Envelope, Event, EventId, InstanceId};
+        Journaled {
+            envelope: Envelope {
+                event_id: EventId::new_random(),
+                at: Millis(1_764_531_000_000),
+                received_at: Millis(1_764_531_000_000),
+                event: Event::Marker { session_key: SessionKey::parse("s").expect("key"), label: label.into() },
+            },
+            instance: InstanceId::parse("i1").expect("instance"),
+            seq,
+        }
+    }
+
+    #[test]
+    fn verdicts_carry_the_timeline_key_and_what_a_waiting_event_waits_for() {
+        let events = [journaled("a", 1), journaled("b", 2)];
+        let (a, b) = (events[0].envelope.event_id.to_string(), events[1].envelope.event_id.to_string());
+        let answer = serde_json::json!({"verdicts": [
+            {"eventId": b, "verdict": "waiting", "code": "camera_not_in_session",
+             "timeline": "001764531000000.i1.000000000002", "waitingFor": {"kind": "camera", "key": "s/hero"}},
+            {"eventId": a, "verdict": "applied", "timeline": "001764531000000.i1.000000000001",
+             "ledgerIds": {"productionDirectorEvents": "x1"}},
+        ]});
+        let verdicts = verdicts_for(&events, answer).expect("verdicts");
+        assert_eq!(verdicts[0].verdict, VerdictKind::Applied);
+        assert_eq!(verdicts[0].timeline.as_deref(), Some("001764531000000.i1.000000000001"));
+        assert_eq!(verdicts[0].waiting_for, None);
+        assert!(verdicts[1].is_waiting() && !verdicts[1].is_rejection());
+        assert_eq!(verdicts[1].code.as_deref(), Some("camera_not_in_session"));
+        assert_eq!(verdicts[1].waiting_for, Some(WaitingFor { kind: "camera".into(), key: "s/hero".into() }));
+        let json = serde_json::to_value(&verdicts[1]).expect("json");
+        assert_eq!(json["waitingFor"]["kind"], "camera");
+        assert_eq!(json["verdict"], "waiting");
+    }
 
     #[test]
     fn the_http_api_lives_beside_the_sync_socket() {
