@@ -50,8 +50,12 @@ pub struct Readiness {
     /// Why the ledger is in that state, when it is not connected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ledger_reason: Option<String>,
-    /// Events waiting for the ledger.
+    /// Events waiting for the ledger (pending: not yet sent, or not yet
+    /// answered).
     pub backlog: u64,
+    /// Events the ledger keeps waiting for a prerequisite (a camera's
+    /// join, a still's marker…); the forwarder asks after them.
+    pub waiting: u64,
     /// Whether the service is draining for shutdown.
     pub draining: bool,
 }
@@ -83,6 +87,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         ledger: ledger.state,
         ledger_reason: ledger.reason,
         backlog: state.journal.depth().pending,
+        waiting: state.journal.depth().waiting,
         draining,
     };
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
@@ -268,6 +273,7 @@ pub async fn metrics(State(state): State<AppState>, _reader: Reader) -> Response
     let (journal_commit_seconds, journal_commit_events) = state.journal.commit_histograms();
     let gauges = Gauges {
         pending: depth.pending,
+        waiting: depth.waiting,
         oldest_pending_age_secs,
         journal_commit_seconds,
         journal_commit_events,

@@ -3,6 +3,9 @@
 //!
 //! - A verdict (applied, duplicate, rejected) settles an event for good. A
 //!   rejection never blocks the events behind it.
+//! - A `waiting` verdict (the ledger keeps the event until a prerequisite
+//!   arrives, `migrations-notes/0003`) makes the entry waiting: it is not
+//!   sent again, but asked after (`ingest:settle`).
 //! - A transport failure (timeout, lost connection) leaves the batch pending
 //!   and retries it after an exponential backoff with jitter, forever: the
 //!   ledger is idempotent on event ids, so a re-sent batch is harmless.
@@ -249,6 +252,10 @@ impl Forwarder {
         let now = Millis::now();
         let (mut delivered, mut duplicates, mut rejected) = (0, 0, 0);
         for (entry, v) in batch.iter().zip(&verdicts) {
+            if v.is_waiting() {
+                tracing::debug!(event_id = %entry.envelope.event_id, code = v.code.as_deref().unwrap_or(""), waiting_for = ?v.waiting_for, "the ledger keeps the event waiting");
+                continue;
+            }
             if v.is_rejection() {
                 rejected += 1;
                 self.metrics.count_rejection(v.code.as_deref());
