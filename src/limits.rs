@@ -31,6 +31,19 @@ pub const REQUEST_EVENTS_MAX: usize = 500;
 /// batch size is configurable up to this. Equal to Convex's `MAX_BATCH`.
 pub const LEDGER_BATCH_MAX: u32 = 500;
 
+/// Most event ids in one `ingest:settle` call (the forwarder asks after
+/// this many waiting entries at a time).
+pub const LEDGER_SETTLE_MAX: u32 = 500;
+
+/// Default of how often the forwarder asks the ledger after its waiting
+/// entries, in seconds (`SHOOTLOG_WAITING_POLL_SECS`).
+pub const WAITING_POLL_SECS: u64 = 2;
+
+/// Default of the grace period after a session's completion during which
+/// its waiting events may still be applied, in seconds
+/// (`SHOOTLOG_WAITING_GRACE_SECS`, sent as `graceMs`).
+pub const WAITING_GRACE_SECS: u64 = 600;
+
 /// The longest `Prefer: wait=N` honoured, whatever the request timeout.
 pub const PREFER_WAIT_MAX: Duration = Duration::from_secs(20);
 

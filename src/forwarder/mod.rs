@@ -30,8 +30,11 @@ use tokio::sync::watch;
 
 use crate::domain::{Journaled, Millis, Verdict, VerdictKind};
 use crate::journal::{Entry, Journal, JournalError};
-use crate::ledger::{Ledger, LedgerError, LedgerState};
+use crate::ledger::{Ledger, LedgerError, LedgerState, Settled};
 use crate::telemetry::Metrics;
+
+#[cfg(test)]
+mod tests;
 
 /// Settings of the forwarder.
 #[derive(Debug, Clone)]
@@ -45,6 +48,11 @@ pub struct ForwarderOptions {
     pub poison_attempts: u32,
     /// How often the handshake runs while the ledger is connected.
     pub check_interval: Duration,
+    /// How often waiting entries are asked after (`ingest:settle`).
+    pub waiting_poll: Duration,
+    /// Sent with it: how long after a session's completion its waiting
+    /// events may still be applied.
+    pub waiting_grace: Duration,
 }
 
 impl Default for ForwarderOptions {
@@ -55,6 +63,8 @@ impl Default for ForwarderOptions {
             backoff_max: Duration::from_secs(30),
             poison_attempts: 3,
             check_interval: Duration::from_secs(crate::limits::LEDGER_CHECK_SECS),
+            waiting_poll: Duration::from_secs(crate::limits::WAITING_POLL_SECS),
+            waiting_grace: Duration::from_secs(crate::limits::WAITING_GRACE_SECS),
         }
     }
 }
@@ -91,6 +101,9 @@ impl Forwarder {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut failures: u32 = 0;
         let mut next_check = tokio::time::Instant::now();
+        let mut next_poll = tokio::time::Instant::now();
+        // Where the next round of waiting entries starts (journal seq).
+        let mut waiting_after: i64 = 0;
         loop {
             if *shutdown.borrow() {
                 return;
@@ -113,6 +126,16 @@ impl Forwarder {
                     continue;
                 }
             }
+            if tokio::time::Instant::now() >= next_poll {
+                match self.poll_waiting(waiting_after).await {
+                    Ok(after) => waiting_after = after,
+                    Err(error) => {
+                        next_check = tokio::time::Instant::now();
+                        tracing::warn!(%error, waiting = self.journal.depth().waiting, "cannot ask the ledger after waiting events");
+                    }
+                }
+                next_poll = tokio::time::Instant::now() + self.options.waiting_poll;
+            }
             let started = std::time::Instant::now();
             let batch = match self.journal.pending(0, self.options.batch_size).await {
                 Ok(b) => {
@@ -131,9 +154,10 @@ impl Forwarder {
                 }
             };
             if batch.is_empty() {
+                let idle = (tokio::time::Instant::now() + Duration::from_millis(500)).min(next_poll);
                 tokio::select! {
                     _ = self.journal.appended() => {}
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = tokio::time::sleep_until(idle) => {}
                     _ = shutdown.changed() => {}
                 }
                 continue;
@@ -193,7 +217,7 @@ impl Forwarder {
         };
         self.metrics.observe_ledger_call(envelopes.len(), outcome, started.elapsed());
         match answer {
-            Ok(verdicts) => self.settle(batch, verdicts).await,
+            Ok(verdicts) => self.record(batch, verdicts, true).await,
             Err(LedgerError::Transport(e)) => Outcome::Unreachable(e),
             Err(LedgerError::Function(e) | LedgerError::Protocol(e)) if !self.deployment_answers().await => {
                 Outcome::Deployment(e)
@@ -239,7 +263,7 @@ impl Forwarder {
             waiting_for: None,
             ledger_ids: Default::default(),
         };
-        self.settle(std::slice::from_ref(entry), vec![verdict]).await
+        self.record(std::slice::from_ref(entry), vec![verdict], true).await
     }
 
     /// Runs the handshake: whether the deployment itself is usable, so that
@@ -248,7 +272,51 @@ impl Forwarder {
         self.ledger.check().await.state == LedgerState::Connected
     }
 
-    async fn settle(&self, batch: &[Entry], verdicts: Vec<Verdict>) -> Outcome {
+    /// Asks the ledger after up to [`LEDGER_SETTLE_MAX`] waiting entries,
+    /// from seq `after` on (wrapping around, so that every waiting entry is
+    /// asked after in turn), and records the answers: a verdict settles an
+    /// entry (or keeps it waiting), `missing` puts it back to pending.
+    /// Returns where the next round starts.
+    ///
+    /// [`LEDGER_SETTLE_MAX`]: crate::limits::LEDGER_SETTLE_MAX
+    async fn poll_waiting(&self, after: i64) -> Result<i64, String> {
+        let max = crate::limits::LEDGER_SETTLE_MAX;
+        let mut round = self.journal.waiting(after, max).await.map_err(|e| e.to_string())?;
+        if round.is_empty() && after > 0 {
+            round = self.journal.waiting(0, max).await.map_err(|e| e.to_string())?;
+        }
+        let Some(last) = round.last() else {
+            return Ok(0);
+        };
+        let next = if round.len() < max as usize { 0 } else { last.seq };
+        let ids: Vec<_> = round.iter().map(|e| e.envelope.event_id).collect();
+        let answers = self.ledger.settle(&ids, self.options.waiting_grace).await.map_err(|e| e.to_string())?;
+        let (mut entries, mut verdicts, mut missing) = (Vec::new(), Vec::new(), Vec::new());
+        for (entry, answer) in round.into_iter().zip(answers) {
+            match answer {
+                Settled::Verdict(v) => {
+                    entries.push(entry);
+                    verdicts.push(v);
+                }
+                Settled::Missing => missing.push(entry.seq),
+            }
+        }
+        if !missing.is_empty() {
+            tracing::info!(events = missing.len(), "the ledger has no receipt of waiting events; sending them again");
+            self.journal.unwait(missing).await.map_err(|e| e.to_string())?;
+        }
+        match self.record(&entries, verdicts, false).await {
+            Outcome::Settled => Ok(next),
+            Outcome::Unreachable(e) | Outcome::Deployment(e) => Err(e),
+        }
+    }
+
+    /// Records the ledger's verdicts on these entries; `batch`: they answer
+    /// an `applyBatch` call (counted in `shootlog_ledger_batches`).
+    async fn record(&self, batch: &[Entry], verdicts: Vec<Verdict>, answered_batch: bool) -> Outcome {
+        if batch.is_empty() {
+            return Outcome::Settled;
+        }
         let now = Millis::now();
         let (mut delivered, mut duplicates, mut rejected) = (0, 0, 0);
         for (entry, v) in batch.iter().zip(&verdicts) {
@@ -272,7 +340,7 @@ impl Forwarder {
         Metrics::add_time(&self.metrics.journal_io_seconds, started.elapsed());
         match settled {
             Ok(()) => {
-                Metrics::inc(&self.metrics.batches, 1);
+                Metrics::inc(&self.metrics.batches, u64::from(answered_batch));
                 Metrics::inc(&self.metrics.delivered, delivered);
                 Metrics::inc(&self.metrics.duplicates, duplicates);
                 Metrics::inc(&self.metrics.rejected, rejected);

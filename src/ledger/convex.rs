@@ -25,12 +25,15 @@ use convex::{ConvexClient, ConvexClientBuilder, FunctionResult, Value, WebSocket
 use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 
-use super::{BoxFuture, CONTRACT_VERSION, Deployment, Ledger, LedgerError, LedgerState, LedgerStatus};
-use crate::domain::{Journaled, Millis, SessionKey, Verdict, VerdictKind, WaitingFor};
+use super::{BoxFuture, CONTRACT_VERSION, Deployment, Ledger, LedgerError, LedgerState, LedgerStatus, Settled};
+use crate::domain::{EventId, Journaled, Millis, SessionKey, Verdict, VerdictKind, WaitingFor};
 use crate::limits::{LEDGER_HANDSHAKE_TIMEOUT, LEDGER_READ_TIMEOUT};
 
 /// The mutation that applies a batch (`convex/ingest.ts`).
 pub const APPLY_BATCH: &str = "ingest:applyBatch";
+/// The mutation that answers the current verdicts of waiting events
+/// (`convex/ingest.ts`).
+pub const SETTLE: &str = "ingest:settle";
 /// The query that reads a session's ledger (`convex/ledger.ts`).
 pub const SESSION_QUERY: &str = "ledger:session";
 /// The query that reads one event's receipt (`convex/ledger.ts`): the
@@ -360,6 +363,63 @@ struct WireBatchResult {
     verdicts: Vec<WireVerdict>,
 }
 
+impl WireVerdictBody {
+    fn into_verdict(self) -> Verdict {
+        Verdict {
+            verdict: self.verdict,
+            code: self.code,
+            message: self.message,
+            original: self.original,
+            timeline: self.timeline,
+            waiting_for: self.waiting_for,
+            ledger_ids: self.ledger_ids,
+        }
+    }
+}
+
+/// One answer of `ingest:settle`: a verdict, or `missing` (the ledger has
+/// no receipt), as `{"verdict": "missing"}` or the bare string.
+fn settled_of(id: &EventId, answer: serde_json::Value) -> Result<Settled, LedgerError> {
+    let missing = |v: &serde_json::Value| v.as_str() == Some("missing");
+    if missing(&answer) || answer.get("verdict").is_some_and(missing) {
+        return Ok(Settled::Missing);
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct WireSettled {
+        #[serde(default)]
+        event_id: Option<String>,
+        #[serde(flatten)]
+        verdict: WireVerdictBody,
+    }
+    let w: WireSettled =
+        serde_json::from_value(answer).map_err(|e| LedgerError::Protocol(format!("settle result: {e}")))?;
+    if let Some(theirs) = &w.event_id
+        && *theirs != id.to_string()
+    {
+        return Err(LedgerError::Protocol(format!("settle answered {theirs} where {id} was asked")));
+    }
+    Ok(Settled::Verdict(w.verdict.into_verdict()))
+}
+
+/// Matches `ingest:settle`'s answer to the ids asked, in order.
+fn settled_for(ids: &[EventId], answer: serde_json::Value) -> Result<Vec<Settled>, LedgerError> {
+    #[derive(Deserialize)]
+    struct WireSettleResult {
+        verdicts: Vec<serde_json::Value>,
+    }
+    let result: WireSettleResult =
+        serde_json::from_value(answer).map_err(|e| LedgerError::Protocol(format!("settle result: {e}")))?;
+    if result.verdicts.len() != ids.len() {
+        return Err(LedgerError::Protocol(format!(
+            "settle answered {} verdicts for {} events",
+            result.verdicts.len(),
+            ids.len()
+        )));
+    }
+    ids.iter().zip(result.verdicts).map(|(id, v)| settled_of(id, v)).collect()
+}
+
 /// Matches the ledger's answer to the events sent, by event id, in order.
 fn verdicts_for(events: &[Journaled], answer: serde_json::Value) -> Result<Vec<Verdict>, LedgerError> {
     let result: WireBatchResult =
@@ -371,15 +431,7 @@ fn verdicts_for(events: &[Journaled], answer: serde_json::Value) -> Result<Vec<V
         .map(|e| {
             let id = e.envelope.event_id.to_string();
             let w = by_id.remove(&id).ok_or_else(|| LedgerError::Protocol(format!("no verdict for event {id}")))?;
-            Ok(Verdict {
-                verdict: w.verdict,
-                code: w.code,
-                message: w.message,
-                original: w.original,
-                timeline: w.timeline,
-                waiting_for: w.waiting_for,
-                ledger_ids: w.ledger_ids,
-            })
+            Ok(w.into_verdict())
         })
         .collect()
 }
@@ -416,6 +468,18 @@ impl Ledger for ConvexLedger {
             let args = BTreeMap::from([("events".to_string(), wire)]);
             let answer = self.call(false, true, APPLY_BATCH, args, self.settings.call_timeout).await?;
             verdicts_for(events, answer)
+        })
+    }
+
+    fn settle<'a>(&'a self, ids: &'a [EventId], grace: Duration) -> BoxFuture<'a, Result<Vec<Settled>, LedgerError>> {
+        Box::pin(async move {
+            let wire: Vec<Value> = ids.iter().map(|id| Value::from(id.to_string())).collect();
+            let args = BTreeMap::from([
+                ("eventIds".to_string(), Value::Array(wire)),
+                ("graceMs".to_string(), Value::from(grace.as_millis() as f64)),
+            ]);
+            let answer = self.call(false, true, SETTLE, args, self.settings.call_timeout).await?;
+            settled_for(ids, answer)
         })
     }
 
@@ -477,6 +541,26 @@ mod tests {
         let json = serde_json::to_value(&verdicts[1]).expect("json");
         assert_eq!(json["waitingFor"]["kind"], "camera");
         assert_eq!(json["verdict"], "waiting");
+    }
+
+    #[test]
+    fn settle_answers_verdicts_or_missing_in_the_order_asked() {
+        let ids = [EventId::new_random(), EventId::new_random(), EventId::new_random()];
+        let answer = serde_json::json!({"verdicts": [
+            {"eventId": ids[0].to_string(), "verdict": "applied", "timeline": "t0"},
+            {"eventId": ids[1].to_string(), "verdict": "missing"},
+            {"verdict": "rejected", "code": "camera_not_in_session", "message": "no camera hero"},
+        ]});
+        let settled = settled_for(&ids, answer).expect("answers");
+        assert!(matches!(&settled[0], Settled::Verdict(v) if v.verdict == VerdictKind::Applied));
+        assert_eq!(settled[1], Settled::Missing);
+        assert!(matches!(&settled[2], Settled::Verdict(v) if v.is_rejection()));
+        let bare = serde_json::json!({"verdicts": ["missing"]});
+        assert_eq!(settled_for(&ids[..1], bare).expect("bare"), vec![Settled::Missing]);
+        let short = serde_json::json!({"verdicts": []});
+        assert!(matches!(settled_for(&ids[..1], short), Err(LedgerError::Protocol(_))));
+        let swapped = serde_json::json!({"verdicts": [{"eventId": ids[1].to_string(), "verdict": "applied"}]});
+        assert!(matches!(settled_for(&ids[..1], swapped), Err(LedgerError::Protocol(_))));
     }
 
     #[test]

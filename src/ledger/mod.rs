@@ -23,9 +23,9 @@ use std::pin::Pin;
 
 use serde::Serialize;
 
-use crate::domain::{Journaled, Millis, SessionKey, Verdict};
+use crate::domain::{EventId, Journaled, Millis, SessionKey, Verdict};
 
-pub use self::convex::{APPLY_BATCH, ConvexLedger, ConvexSettings, HANDSHAKE, RECEIPT_QUERY, SESSION_QUERY};
+pub use self::convex::{APPLY_BATCH, ConvexLedger, ConvexSettings, HANDSHAKE, RECEIPT_QUERY, SESSION_QUERY, SETTLE};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -54,6 +54,15 @@ pub enum LedgerError {
 /// an older deployment or an older service could not follow. Version 2:
 /// order independence (`migrations-notes/0003-order-independence.md`).
 pub const CONTRACT_VERSION: u32 = 2;
+
+/// What the ledger says of an event it was asked after (`ingest:settle`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settled {
+    /// Its current verdict: applied, rejected, or still waiting.
+    Verdict(Verdict),
+    /// The ledger has no receipt of it: it is to be sent again.
+    Missing,
+}
 
 /// How the ledger stands, as the last handshake found it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -169,6 +178,15 @@ pub trait Ledger: Send + Sync + 'static {
     /// Applies events in order; answers one verdict per event, same order.
     fn apply_batch<'a>(&'a self, events: &'a [Journaled]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>>;
 
+    /// The current verdicts of events the ledger answered `waiting` for,
+    /// same order; waiting events of the list whose session was completed
+    /// more than `grace` ago are rejected first (`ingest:settle`).
+    fn settle<'a>(
+        &'a self,
+        events: &'a [EventId],
+        grace: std::time::Duration,
+    ) -> BoxFuture<'a, Result<Vec<Settled>, LedgerError>>;
+
     /// A session's whole ledger (session, cameras, placements, events,
     /// stills), or `None` if the ledger has no such session.
     fn session<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>>;
@@ -200,6 +218,14 @@ impl Ledger for NoLedger {
     }
 
     fn apply_batch<'a>(&'a self, _: &'a [Journaled]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>> {
+        Box::pin(async { Err(LedgerError::Transport("no ledger is configured".into())) })
+    }
+
+    fn settle<'a>(
+        &'a self,
+        _: &'a [EventId],
+        _: std::time::Duration,
+    ) -> BoxFuture<'a, Result<Vec<Settled>, LedgerError>> {
         Box::pin(async { Err(LedgerError::Transport("no ledger is configured".into())) })
     }
 
