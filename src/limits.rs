@@ -31,6 +31,14 @@ pub const REQUEST_EVENTS_MAX: usize = 500;
 /// batch size is configurable up to this. Equal to Convex's `MAX_BATCH`.
 pub const LEDGER_BATCH_MAX: u32 = 500;
 
+/// Most bytes of JSON of the events of one ledger call (Convex's
+/// `MAX_BATCH_BYTES`), and the default of `SHOOTLOG_LEDGER_BATCH_BYTES`:
+/// far under the 16 MiB a Convex function may take as arguments, or write,
+/// and under the client's 16 MiB frame, so that a batch of large events
+/// (4,000-character notes) is cut rather than refused. A single larger
+/// event still goes alone.
+pub const LEDGER_BATCH_BYTES: usize = 512 * 1024;
+
 /// Most event ids in one `ingest:settle` call (the forwarder asks after
 /// this many waiting entries at a time).
 pub const LEDGER_SETTLE_MAX: u32 = 500;

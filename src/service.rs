@@ -49,6 +49,7 @@ pub fn open_journal(cfg: &ServeConfig) -> anyhow::Result<Journal> {
 fn forwarder_options(cfg: &LedgerConfig) -> ForwarderOptions {
     ForwarderOptions {
         batch_size: cfg.batch_size,
+        batch_bytes: usize::try_from(cfg.ledger_batch_bytes).unwrap_or(crate::limits::LEDGER_BATCH_BYTES),
         check_interval: Duration::from_secs(cfg.ledger_check_secs),
         waiting_poll: Duration::from_secs(cfg.waiting_poll_secs),
         waiting_grace: Duration::from_secs(cfg.waiting_grace_secs),

@@ -30,7 +30,7 @@ use tokio::sync::watch;
 
 use crate::domain::{Journaled, Millis, Verdict, VerdictKind};
 use crate::journal::{Entry, Journal, JournalError};
-use crate::ledger::{Ledger, LedgerError, LedgerState, Settled};
+use crate::ledger::{Ledger, LedgerError, LedgerState, Settled, wire_len};
 use crate::telemetry::Metrics;
 
 #[cfg(test)]
@@ -41,6 +41,9 @@ mod tests;
 pub struct ForwarderOptions {
     /// Most events in one ledger call.
     pub batch_size: u32,
+    /// Most bytes of JSON of the events of one ledger call (a single
+    /// larger event still goes, alone).
+    pub batch_bytes: usize,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
     /// Attempts of a single failing event before it is settled as
@@ -59,6 +62,7 @@ impl Default for ForwarderOptions {
     fn default() -> Self {
         Self {
             batch_size: crate::limits::LEDGER_BATCH_MAX,
+            batch_bytes: crate::limits::LEDGER_BATCH_BYTES,
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
             poison_attempts: 3,
@@ -67,6 +71,24 @@ impl Default for ForwarderOptions {
             waiting_grace: Duration::from_secs(crate::limits::WAITING_GRACE_SECS),
         }
     }
+}
+
+/// How many of the next events (the JSON size of each, in order) one
+/// ledger call takes: at most `max_events`, and no more than the
+/// `max_bytes` of JSON of the `events` array they make (brackets and
+/// commas counted), but always one, however large.
+pub fn cut(sizes: &[usize], max_events: usize, max_bytes: usize) -> usize {
+    let mut json = 2; // `[` and `]`
+    let mut n = 0;
+    for size in sizes.iter().take(max_events.max(1)) {
+        let grown = json + size + usize::from(n > 0);
+        if n > 0 && grown > max_bytes {
+            break;
+        }
+        json = grown;
+        n += 1;
+    }
+    n
 }
 
 /// The code of a verdict the forwarder writes itself, for an event on which
@@ -162,7 +184,8 @@ impl Forwarder {
                 }
                 continue;
             }
-            match self.deliver(&batch).await {
+            let (outcome, unsettled) = self.deliver_cut(&batch).await;
+            match outcome {
                 Outcome::Settled => failures = 0,
                 Outcome::Deployment(reason) => {
                     failures = failures.saturating_add(1);
@@ -178,7 +201,7 @@ impl Forwarder {
                     failures = failures.saturating_add(1);
                     next_check = tokio::time::Instant::now();
                     Metrics::inc(&self.metrics.retried, 1);
-                    let seqs = batch.iter().map(|e| e.seq).collect();
+                    let seqs = unsettled.iter().map(|e| e.seq).collect();
                     if let Err(e) = self.journal.record_failure(seqs, error.clone()).await {
                         tracing::error!(error = %e, "cannot record a delivery failure");
                     }
@@ -203,12 +226,29 @@ impl Forwarder {
 
     /// Sends a batch; on a function failure, bisects it so that the events
     /// around a poison event still settle, in order.
-    async fn deliver(&self, batch: &[Entry]) -> Outcome {
+    /// Sends the entries read for one round in calls of at most
+    /// `batch_bytes` of JSON each ([`cut`]), in order, until one does not
+    /// settle; that call's outcome, and its entries.
+    async fn deliver_cut<'b>(&self, batch: &'b [Entry]) -> (Outcome, &'b [Entry]) {
         let instance = self.journal.instance_id();
-        let envelopes: Vec<Journaled> = batch.iter().map(|e| e.journaled(instance)).collect();
+        let wire: Vec<Journaled> = batch.iter().map(|e| e.journaled(instance)).collect();
+        let sizes: Vec<usize> = wire.iter().map(wire_len).collect();
+        let mut at = 0;
+        while at < batch.len() {
+            let n = cut(&sizes[at..], self.options.batch_size as usize, self.options.batch_bytes);
+            let (entries, events) = (&batch[at..at + n], &wire[at..at + n]);
+            match self.deliver(entries, events).await {
+                Outcome::Settled => at += n,
+                unsettled => return (unsettled, entries),
+            }
+        }
+        (Outcome::Settled, &[])
+    }
+
+    async fn deliver(&self, batch: &[Entry], envelopes: &[Journaled]) -> Outcome {
         Metrics::inc(&self.metrics.sent, envelopes.len() as u64);
         let started = std::time::Instant::now();
-        let answer = self.ledger.apply_batch(&envelopes).await;
+        let answer = self.ledger.apply_batch(envelopes).await;
         let outcome = match &answer {
             Ok(_) => "ok",
             Err(LedgerError::Transport(_)) => "transport",
@@ -225,8 +265,9 @@ impl Forwarder {
             Err(LedgerError::Function(e) | LedgerError::Protocol(e)) if batch.len() > 1 => {
                 tracing::warn!(error = %e, size = batch.len(), "ledger function failed on a batch; bisecting");
                 let (left, right) = batch.split_at(batch.len() / 2);
-                match Box::pin(self.deliver(left)).await {
-                    Outcome::Settled => Box::pin(self.deliver(right)).await,
+                let (wire_left, wire_right) = envelopes.split_at(batch.len() / 2);
+                match Box::pin(self.deliver(left, wire_left)).await {
+                    Outcome::Settled => Box::pin(self.deliver(right, wire_right)).await,
                     unsettled => unsettled,
                 }
             }

@@ -156,3 +156,49 @@ async fn waiting_entries_are_asked_after_until_they_settle_and_missing_ones_are_
     assert_eq!(first.status, crate::journal::Status::Delivered);
     journal.close().await;
 }
+
+#[test]
+fn a_batch_is_cut_at_its_event_count_or_its_bytes_but_takes_at_least_one_event() {
+    // JSON of n events of size s: 2 + n*s + (n-1).
+    assert_eq!(cut(&[10; 7], 500, 1 << 20), 7, "small events: all");
+    assert_eq!(cut(&[10; 700], 500, 1 << 20), 500, "at most the event count");
+    assert_eq!(cut(&[10; 7], 500, 2 + 3 * 10 + 2), 3, "exactly at the bound: in");
+    assert_eq!(cut(&[10; 7], 500, 2 + 3 * 10 + 2 + 10), 3, "one byte short of a fourth: out");
+    assert_eq!(cut(&[10; 7], 500, 2 + 4 * 10 + 3), 4);
+    assert_eq!(cut(&[100, 5, 5], 500, 50), 1, "a single event over the bound goes alone");
+    assert_eq!(cut(&[5, 100, 5], 500, 50), 1, "and it is not joined to the one before");
+    assert_eq!(cut(&[5, 5, 100], 500, 50), 2);
+    assert_eq!(cut(&[], 500, 50), 0);
+    assert_eq!(cut(&[10; 3], 0, 50), 1, "always at least one");
+}
+
+#[tokio::test]
+async fn the_forwarder_sends_calls_of_at_most_the_byte_bound_in_journal_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = Journal::open(&dir.path().join("journal.sqlite3"), JournalOptions::default()).expect("open");
+    let mut entries: Vec<NewEntry> = (0..40).map(|i| marker(&format!("m{i}-{}", "x".repeat(300)))).collect();
+    entries.insert(17, marker(&"big".repeat(2000)));
+    let ids: Vec<EventId> = entries.iter().map(|e| e.envelope.event_id).collect();
+    journal.append(entries).await.expect("append");
+    let ledger = Arc::new(MemoryLedger::default());
+    let metrics = Arc::new(Metrics::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let bound = 4096;
+    let opts = ForwarderOptions { batch_bytes: bound, ..options() };
+    let task = tokio::spawn(Forwarder::new(journal.clone(), ledger.clone(), metrics, opts).run(stop_rx));
+    until("every event to settle", || journal.depth().delivered == 41).await;
+    let _ = stop_tx.send(true);
+    task.await.expect("forwarder");
+
+    let batches = ledger.batches.lock().expect("lock").clone();
+    assert!(batches.len() > 3, "{} calls", batches.len());
+    for b in &batches {
+        let json = serde_json::to_vec(b).expect("json").len();
+        assert!(json <= bound || b.len() == 1, "a call of {} events and {json} bytes", b.len());
+    }
+    let big = batches.iter().find(|b| b.iter().any(|e| e.envelope.event_id == ids[17])).expect("the big one");
+    assert_eq!(big.len(), 1, "the event over the bound went alone");
+    let order: Vec<EventId> = batches.iter().flatten().map(|e| e.envelope.event_id).collect();
+    assert_eq!(order, ids, "in journal order, each once");
+    journal.close().await;
+}

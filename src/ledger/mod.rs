@@ -55,6 +55,26 @@ pub enum LedgerError {
 /// order independence (`migrations-notes/0003-order-independence.md`).
 pub const CONTRACT_VERSION: u32 = 2;
 
+/// The size of an event's JSON on the wire (`WireEvent`, as
+/// `ingest:applyBatch` measures its batches), without building it.
+pub fn wire_len(event: &Journaled) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing into a counter cannot fail; a value serde refuses would fail
+    // the call itself.
+    let _ = serde_json::to_writer(&mut count, event);
+    count.0
+}
+
 /// What the ledger says of an event it was asked after (`ingest:settle`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Settled {
