@@ -31,8 +31,9 @@ pub const REQUEST_EVENTS_MAX: usize = 500;
 /// batch size is configurable up to this. Equal to Convex's `MAX_BATCH`.
 pub const LEDGER_BATCH_MAX: u32 = 500;
 
-/// Most bytes of JSON of the events of one ledger call (Convex's
-/// `MAX_BATCH_BYTES`), and the default of `SHOOTLOG_LEDGER_BATCH_BYTES`:
+/// Most bytes of JSON of the events of one ledger call (the note 0003
+/// names it `MAX_BATCH_BYTES`; the Convex functions do not check it), and
+/// the default of `SHOOTLOG_LEDGER_BATCH_BYTES`:
 /// far under the 16 MiB a Convex function may take as arguments, or write,
 /// and under the client's 16 MiB frame, so that a batch of large events
 /// (4,000-character notes) is cut rather than refused. A single larger
@@ -94,6 +95,16 @@ pub const MAX_BACKLOG: u64 = 1_000_000;
 
 /// Rows a journal read (`GET /v1/sessions/{key}/journal`) returns at most.
 pub const JOURNAL_PAGE_MAX: u32 = 1000;
+
+/// Rows of one page of a paged ledger read (`ledger:sessionEvents`, …):
+/// Convex's `READ_PAGE_MAX`. 256 director events with 4,000-character
+/// notes are about 1.2 MiB, far under the client's 16 MiB frame.
+pub const LEDGER_READ_PAGE: u32 = 256;
+
+/// Rows of one list of a session (director events, stills, placements)
+/// that `GET /v1/sessions/{key}` assembles at most; beyond, the answer says
+/// the list is `truncated` (the journal read pages through everything).
+pub const SESSION_LIST_MAX: usize = 100_000;
 
 /// A ledger read answers a client that waits: it gives up sooner than a
 /// write, which the forwarder retries anyway.

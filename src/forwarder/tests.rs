@@ -88,11 +88,20 @@ impl Ledger for MemoryLedger {
         })
     }
 
-    fn session<'a>(
+    fn session_header<'a>(
         &'a self,
-        _: &'a crate::domain::SessionKey,
+        _: &'a SessionKey,
     ) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>> {
         Box::pin(async { Ok(None) })
+    }
+
+    fn session_page<'a>(
+        &'a self,
+        _: &'a SessionKey,
+        _: crate::ledger::SessionList,
+        _: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<crate::ledger::Page, LedgerError>> {
+        Box::pin(async { Err(LedgerError::Protocol("no lists in memory".into())) })
     }
 
     fn round_trip<'a>(&'a self) -> BoxFuture<'a, Result<Duration, LedgerError>> {

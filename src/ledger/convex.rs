@@ -25,17 +25,23 @@ use convex::{ConvexClient, ConvexClientBuilder, FunctionResult, Value, WebSocket
 use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 
-use super::{BoxFuture, CONTRACT_VERSION, Deployment, Ledger, LedgerError, LedgerState, LedgerStatus, Settled};
+use super::{
+    BoxFuture, CONTRACT_VERSION, Deployment, Ledger, LedgerError, LedgerState, LedgerStatus, Page, SessionList, Settled,
+};
 use crate::domain::{EventId, Journaled, Millis, SessionKey, Verdict, VerdictKind, WaitingFor};
-use crate::limits::{LEDGER_HANDSHAKE_TIMEOUT, LEDGER_READ_TIMEOUT};
+use crate::limits::{LEDGER_HANDSHAKE_TIMEOUT, LEDGER_READ_PAGE, LEDGER_READ_TIMEOUT};
 
 /// The mutation that applies a batch (`convex/ingest.ts`).
 pub const APPLY_BATCH: &str = "ingest:applyBatch";
 /// The mutation that answers the current verdicts of waiting events
 /// (`convex/ingest.ts`).
 pub const SETTLE: &str = "ingest:settle";
-/// The query that reads a session's ledger (`convex/ledger.ts`).
-pub const SESSION_QUERY: &str = "ledger:session";
+/// The paged reads of a session (`convex/ledger.ts`): its header (the
+/// session and its cameras), then its lists a page at a time.
+pub const SESSION_HEADER: &str = "ledger:sessionHeader";
+pub const SESSION_EVENTS: &str = "ledger:sessionEvents";
+pub const SESSION_STILLS: &str = "ledger:sessionStills";
+pub const SESSION_PLACEMENTS: &str = "ledger:sessionPlacements";
 /// The query that reads one event's receipt (`convex/ledger.ts`): the
 /// harmless round trip of `shootlog check`.
 pub const RECEIPT_QUERY: &str = "ledger:receipt";
@@ -436,6 +442,20 @@ fn verdicts_for(events: &[Journaled], answer: serde_json::Value) -> Result<Vec<V
         .collect()
 }
 
+/// A page as Convex's pagination answers it.
+fn page_of(name: &str, answer: serde_json::Value) -> Result<Page, LedgerError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct WirePage {
+        page: Vec<serde_json::Value>,
+        is_done: bool,
+        #[serde(default)]
+        continue_cursor: Option<String>,
+    }
+    let w: WirePage = serde_json::from_value(answer).map_err(|e| LedgerError::Protocol(format!("{name}: {e}")))?;
+    Ok(Page { rows: w.page, is_done: w.is_done, cursor: w.continue_cursor })
+}
+
 impl Ledger for ConvexLedger {
     fn mode(&self) -> &'static str {
         "convex"
@@ -483,12 +503,41 @@ impl Ledger for ConvexLedger {
         })
     }
 
-    fn session<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>> {
+    fn session_header<'a>(
+        &'a self,
+        key: &'a SessionKey,
+    ) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>> {
         Box::pin(async move {
             let args = BTreeMap::from([("sessionKey".to_string(), Value::from(key.as_str().to_string()))]);
             let timeout = LEDGER_READ_TIMEOUT.min(self.settings.call_timeout);
-            let answer = self.call(true, false, SESSION_QUERY, args, timeout).await?;
+            let answer = self.call(true, false, SESSION_HEADER, args, timeout).await?;
             Ok((!answer.is_null()).then_some(answer))
+        })
+    }
+
+    fn session_page<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        list: SessionList,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, LedgerError>> {
+        Box::pin(async move {
+            let name = match list {
+                SessionList::Events => SESSION_EVENTS,
+                SessionList::Stills => SESSION_STILLS,
+                SessionList::Placements => SESSION_PLACEMENTS,
+            };
+            let pagination = BTreeMap::from([
+                ("numItems".to_string(), Value::from(f64::from(LEDGER_READ_PAGE))),
+                ("cursor".to_string(), cursor.map_or(Value::Null, |c| Value::from(c.to_string()))),
+            ]);
+            let args = BTreeMap::from([
+                ("sessionKey".to_string(), Value::from(key.as_str().to_string())),
+                ("paginationOpts".to_string(), Value::Object(pagination)),
+            ]);
+            let timeout = LEDGER_READ_TIMEOUT.min(self.settings.call_timeout);
+            let answer = self.call(true, false, name, args, timeout).await?;
+            page_of(name, answer)
         })
     }
 

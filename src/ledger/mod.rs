@@ -17,6 +17,7 @@
 //! settled. In every other state events stay pending in the journal.
 
 mod convex;
+mod session;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,7 +26,11 @@ use serde::Serialize;
 
 use crate::domain::{EventId, Journaled, Millis, SessionKey, Verdict};
 
-pub use self::convex::{APPLY_BATCH, ConvexLedger, ConvexSettings, HANDSHAKE, RECEIPT_QUERY, SESSION_QUERY, SETTLE};
+pub use self::convex::{
+    APPLY_BATCH, ConvexLedger, ConvexSettings, HANDSHAKE, RECEIPT_QUERY, SESSION_EVENTS, SESSION_HEADER,
+    SESSION_PLACEMENTS, SESSION_STILLS, SETTLE,
+};
+pub use self::session::{Page, SessionList, SessionRead, read_session};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -207,9 +212,21 @@ pub trait Ledger: Send + Sync + 'static {
         grace: std::time::Duration,
     ) -> BoxFuture<'a, Result<Vec<Settled>, LedgerError>>;
 
-    /// A session's whole ledger (session, cameras, placements, events,
-    /// stills), or `None` if the ledger has no such session.
-    fn session<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>>;
+    /// A session's header, `{ session, cameras }`, or `None` if the ledger
+    /// has no such session (`ledger:sessionHeader`).
+    fn session_header<'a>(
+        &'a self,
+        key: &'a SessionKey,
+    ) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>>;
+
+    /// One page of one of a session's lists, from `cursor` (`None`: the
+    /// first page); see [`read_session`] for the whole session.
+    fn session_page<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        list: SessionList,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, LedgerError>>;
 
     /// One harmless read over the same path as the writes (an event
     /// receipt nobody has): how long the round trip took.
@@ -249,7 +266,19 @@ impl Ledger for NoLedger {
         Box::pin(async { Err(LedgerError::Transport("no ledger is configured".into())) })
     }
 
-    fn session<'a>(&'a self, _: &'a SessionKey) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>> {
+    fn session_header<'a>(
+        &'a self,
+        _: &'a SessionKey,
+    ) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>> {
+        Box::pin(async { Err(LedgerError::Transport("no ledger is configured".into())) })
+    }
+
+    fn session_page<'a>(
+        &'a self,
+        _: &'a SessionKey,
+        _: SessionList,
+        _: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, LedgerError>> {
         Box::pin(async { Err(LedgerError::Transport("no ledger is configured".into())) })
     }
 
