@@ -1,16 +1,24 @@
-// Read side of the ledger. Contract: migrations-notes/0001-ledger-schema-and-wire.md.
-// Every read is internal: it is called with the deploy key (admin), never by
-// anonymous clients (migrations-notes/0002-contract-handshake.md).
+// Read side of the ledger. Contract: migrations-notes/0003-order-independence.md
+// ("Paged reads"). Every read is internal: it is called with the deploy key
+// (admin), never by anonymous clients (migrations-notes/0002). Every read is
+// bounded: a session's events, stills and placements come in pages of at
+// most READ_PAGE_MAX rows, over an index, in timeline order, with a cursor.
+// Time-relative values (a device is stale) are the caller's to compute.
+import { paginationOptsValidator, type PaginationOptions } from "convex/server";
 import { v } from "convex/values";
 import { internalQuery } from "./_generated/server";
+import { CAMERAS_READ_MAX, MAX_BATCH, READ_PAGE_MAX } from "./limits";
+import { findReceipt } from "./receipts";
 
-/**
- * A session with everything it left behind, or null.
- * cameras: by cameraKey, each with its latest placement (`placement`,
- * `placementVersion`); placements: history ordered by (cameraKey, version);
- * events: director events in sequence order; stills: by capturedAt.
- */
-export const session = internalQuery({
+function bounded(opts: PaginationOptions): PaginationOptions {
+  const numItems = Math.max(1, Math.min(READ_PAGE_MAX, Math.trunc(opts.numItems)));
+  return { ...opts, numItems };
+}
+
+const pageArgs = { sessionKey: v.string(), paginationOpts: paginationOptsValidator };
+
+/** A session and its cameras (by cameraKey, each with its latest placement), or null. */
+export const sessionHeader = internalQuery({
   args: { sessionKey: v.string() },
   handler: async (ctx, { sessionKey }) => {
     const session = await ctx.db
@@ -21,49 +29,61 @@ export const session = internalQuery({
     const cameras = await ctx.db
       .query("productionCameras")
       .withIndex("by_session_camera", (q) => q.eq("sessionKey", sessionKey))
-      .collect();
-    const placements = await ctx.db
-      .query("productionCameraPlacements")
-      .withIndex("by_camera_version", (q) => q.eq("sessionKey", sessionKey))
-      .collect();
-    const events = await ctx.db
+      .take(CAMERAS_READ_MAX);
+    return { session, cameras };
+  },
+});
+
+/** A page of a session's director events, in timeline order. */
+export const sessionEvents = internalQuery({
+  args: pageArgs,
+  handler: async (ctx, { sessionKey, paginationOpts }) =>
+    ctx.db
       .query("productionDirectorEvents")
-      .withIndex("by_session_sequence", (q) => q.eq("sessionKey", sessionKey))
-      .collect();
-    const stills = await ctx.db
+      .withIndex("by_session_timeline", (q) => q.eq("sessionKey", sessionKey))
+      .paginate(bounded(paginationOpts)),
+});
+
+/** A page of a session's stills, in timeline order (of their markers). */
+export const sessionStills = internalQuery({
+  args: pageArgs,
+  handler: async (ctx, { sessionKey, paginationOpts }) =>
+    ctx.db
       .query("productionStills")
-      .withIndex("by_session_capturedAt", (q) => q.eq("sessionKey", sessionKey))
-      .collect();
-    return { session, cameras, placements, events, stills };
-  },
+      .withIndex("by_session_timeline", (q) => q.eq("sessionKey", sessionKey))
+      .paginate(bounded(paginationOpts)),
 });
 
-/**
- * The device registry, ordered by deviceId. `stale` is true when the device
- * was last seen (service clock) more than `staleAfterMs` before now.
- */
+/** A page of a session's placement history (every camera), in timeline order. */
+export const sessionPlacements = internalQuery({
+  args: pageArgs,
+  handler: async (ctx, { sessionKey, paginationOpts }) =>
+    ctx.db
+      .query("productionCameraPlacements")
+      .withIndex("by_session_timeline", (q) => q.eq("sessionKey", sessionKey))
+      .paginate(bounded(paginationOpts)),
+});
+
+/** A page of the device registry, by deviceId (`stale`: the caller's to compute). */
 export const devices = internalQuery({
-  args: { staleAfterMs: v.number() },
-  handler: async (ctx, { staleAfterMs }) => {
-    const now = Date.now();
-    const devices = await ctx.db
-      .query("productionDevices")
-      .withIndex("by_deviceId")
-      .collect();
-    return devices.map((d) => ({
-      ...d,
-      stale: now - d.lastSeenAt > staleAfterMs,
-    }));
-  },
+  args: { paginationOpts: paginationOptsValidator },
+  handler: async (ctx, { paginationOpts }) =>
+    ctx.db.query("productionDevices").withIndex("by_deviceId").paginate(bounded(paginationOpts)),
 });
 
-/** The receipt (first verdict) of one eventId, or null. */
+/** The receipt (current verdict) of one eventId, or null (receipts.ts). */
 export const receipt = internalQuery({
   args: { eventId: v.string() },
-  handler: async (ctx, { eventId }) => {
-    return await ctx.db
-      .query("ingestReceipts")
-      .withIndex("by_eventId", (q) => q.eq("eventId", eventId))
-      .unique();
+  handler: async (ctx, { eventId }) => findReceipt(ctx.db, eventId),
+});
+
+/** The receipts of up to MAX_BATCH eventIds, same order (null where none). */
+export const receipts = internalQuery({
+  args: { eventIds: v.array(v.string()) },
+  handler: async (ctx, { eventIds }) => {
+    if (eventIds.length > MAX_BATCH) {
+      throw new Error(`receipts takes at most ${MAX_BATCH} event ids, got ${eventIds.length}`);
+    }
+    return Promise.all(eventIds.map((eventId) => findReceipt(ctx.db, eventId)));
   },
 });

@@ -9,3 +9,7 @@ export const MAX_BATCH = 500;
 export const EVENT_ID_MAX = 200;
 /** Longest `placement.notes`, in characters; longer is `placement_out_of_range`. */
 export const PLACEMENT_NOTES_MAX = 1000;
+/** Most rows in one page of a paged read (ledger.ts); a page asking for more gets this many. */
+export const READ_PAGE_MAX = 256;
+/** Most cameras `ledger:sessionHeader` answers for one session. */
+export const CAMERAS_READ_MAX = 1000;

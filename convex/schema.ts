@@ -14,7 +14,12 @@ import {
   rejectionCode,
   stillFileFields,
   transition,
+  waitingFor,
+  wireEvent,
 } from "./wire";
+
+// Per field, the timeline key of the event that set it (lww.ts).
+const timelines = v.record(v.string(), v.string());
 
 export default defineSchema({
   productionSessions: defineTable({
@@ -30,21 +35,30 @@ export default defineSchema({
     startEventId: v.string(),
     // Ledger write time of the last change to this row.
     updatedAt: v.number(),
-    // Camera key of the last applied cut (the hero feed).
+    // Camera key of the latest cut in timeline order (the hero feed), and
+    // that cut's timeline key.
     heroCameraKey: v.optional(v.string()),
-    // Per-session director event counter; the next event gets lastSequence + 1.
-    lastSequence: v.number(),
-    // Running counters, copied into `summary` on completion.
+    heroTimeline: v.optional(v.string()),
+    // Running counters; once completed, `summary` is rewritten from them in
+    // the same write. `events`: director events applied.
     counts: v.object({
       cameras: v.number(),
       cuts: v.number(),
       holds: v.number(),
       stills: v.number(),
       cues: v.number(),
+      events: v.number(),
+      holdsClosedOnComplete: v.number(),
     }),
     completedAt: v.optional(v.number()),
     completedReceivedAt: v.optional(v.number()),
     completeEventId: v.optional(v.string()),
+    // The completion's timeline key: later events are `session_completed`.
+    completedTimeline: v.optional(v.string()),
+    // Ledger time of the completion: waiting events are rejected once the
+    // grace period has passed after it.
+    completedAppliedAt: v.optional(v.number()),
+    timelines,
     summary: v.optional(
       v.object({
         durationMs: v.number(),
@@ -57,9 +71,7 @@ export default defineSchema({
         holdsClosedOnComplete: v.number(),
       }),
     ),
-  })
-    .index("by_sessionKey", ["sessionKey"])
-    .index("by_status", ["status"]),
+  }).index("by_sessionKey", ["sessionKey"]),
 
   productionCameras: defineTable({
     sessionKey: v.string(),
@@ -70,7 +82,7 @@ export default defineSchema({
     live: v.boolean(),
     // Copy of the latest productionCameraPlacements row (absent = none yet).
     placement: v.optional(placement),
-    // Version of the latest placement row; 0 = no placement yet.
+    // How many placement rows the camera has (the latest's version); 0 = none.
     placementVersion: v.number(),
     // Device clock minus service clock, as last reported.
     clockOffsetMs: v.optional(v.number()),
@@ -79,28 +91,33 @@ export default defineSchema({
     joinEventId: v.string(),
     updatedAt: v.number(),
     lastEventId: v.string(),
+    timelines,
   })
     .index("by_session_camera", ["sessionKey", "cameraKey"])
     .index("by_session_device", ["sessionKey", "deviceId"])
-    .index("by_device", ["deviceId"])
     .index("by_device_live", ["deviceId", "live"]),
 
   productionCameraPlacements: defineTable({
     sessionKey: v.string(),
     cameraKey: v.string(),
     deviceId: v.string(),
+    // Rank of this placement in the camera's timeline, from 1.
     version: v.number(),
     placement,
     at: v.number(),
     receivedAt: v.number(),
     appliedAt: v.number(),
     eventId: v.string(),
-  }).index("by_camera_version", ["sessionKey", "cameraKey", "version"]),
+    timeline: v.string(),
+  })
+    .index("by_session_timeline", ["sessionKey", "timeline"])
+    .index("by_camera_timeline", ["sessionKey", "cameraKey", "timeline"]),
 
   productionDirectorEvents: defineTable({
     eventId: v.string(),
     sessionKey: v.string(),
-    sequence: v.number(),
+    // Position in the session's timeline (timeline.ts).
+    timeline: v.string(),
     type: directorEventType,
     at: v.number(),
     receivedAt: v.number(),
@@ -133,9 +150,10 @@ export default defineSchema({
     stillId: v.optional(v.string()),
     stillRowId: v.optional(v.id("productionStills")),
   })
+    // An applied director event's receipt is its row (receipts.ts).
     .index("by_eventId", ["eventId"])
-    .index("by_session_sequence", ["sessionKey", "sequence"])
-    .index("by_session_hold", ["sessionKey", "holdId", "holdOpen"])
+    .index("by_session_timeline", ["sessionKey", "timeline"])
+    .index("by_session_hold", ["sessionKey", "holdId", "timeline"])
     .index("by_session_holdOpen", ["sessionKey", "holdOpen"]),
 
   productionStills: defineTable({
@@ -155,9 +173,11 @@ export default defineSchema({
     uploadEventId: v.optional(v.string()),
     createdAt: v.number(),
     updatedAt: v.number(),
+    timeline: v.string(),
+    timelines,
   })
     .index("by_stillId", ["stillId"])
-    .index("by_session_capturedAt", ["sessionKey", "capturedAt"]),
+    .index("by_session_timeline", ["sessionKey", "timeline"]),
 
   productionDevices: defineTable({
     deviceId: v.string(),
@@ -174,6 +194,7 @@ export default defineSchema({
     registerEventId: v.string(),
     lastEventId: v.string(),
     updatedAt: v.number(),
+    timelines,
   })
     .index("by_deviceId", ["deviceId"])
     .index("by_hardwareId", ["hardwareId"]),
@@ -181,15 +202,29 @@ export default defineSchema({
   ingestReceipts: defineTable({
     eventId: v.string(),
     type: eventType,
-    verdict: v.union(v.literal("applied"), v.literal("rejected")),
+    verdict: v.union(
+      v.literal("applied"),
+      v.literal("rejected"),
+      v.literal("waiting"),
+    ),
+    // rejected; waiting: the code it gets if what it waits for never comes
     code: v.optional(rejectionCode),
     message: v.optional(v.string()),
-    sequence: v.optional(v.number()),
+    timeline: v.string(),
     ledgerIds: v.optional(ledgerIds),
     sessionKey: v.optional(v.string()),
     deviceId: v.optional(v.string()),
     at: v.number(),
     receivedAt: v.number(),
     appliedAt: v.number(),
-  }).index("by_eventId", ["eventId"]),
+    // Only while waiting: `kind:key` of what it waits for, its session, and
+    // the event itself, to apply it when that comes.
+    waitingFor: v.optional(waitingFor),
+    waitsFor: v.optional(v.string()),
+    waitSession: v.optional(v.string()),
+    event: v.optional(wireEvent),
+  })
+    .index("by_eventId", ["eventId"])
+    .index("by_waitsFor", ["waitsFor", "timeline"])
+    .index("by_waitSession", ["waitSession", "timeline"]),
 });

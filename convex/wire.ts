@@ -77,10 +77,14 @@ export const PLACEMENT_RANGES: Record<
 // The longest `notes`: PLACEMENT_NOTES_MAX in limits.ts.
 
 // Fields every event carries.
+// `instance` and `seq`: where the event was journaled (contract 2), which
+// makes its timeline key (timeline.ts).
 const common = {
   eventId: v.string(),
   at: v.number(),
   receivedAt: v.number(),
+  instance: v.string(),
+  seq: v.number(),
 };
 
 export const startShoot = v.object({
@@ -264,22 +268,39 @@ export type RejectionCode = Infer<typeof rejectionCode>;
 /** `{ [table]: id }` of the rows an applied event wrote. */
 export const ledgerIds = v.record(v.string(), v.string());
 
+/** What a waiting event waits for (migrations-notes/0003, "Waiting"). */
+export const waitingKind = v.union(
+  v.literal("session"),
+  v.literal("device"),
+  v.literal("camera"),
+  v.literal("member"),
+  v.literal("device_free"),
+  v.literal("hold"),
+  v.literal("still"),
+);
+export type WaitingKind = Infer<typeof waitingKind>;
+export const waitingFor = v.object({ kind: waitingKind, key: v.string() });
+export type WaitingFor = Infer<typeof waitingFor>;
+
 export const verdict = v.object({
   eventId: v.string(),
   verdict: v.union(
     v.literal("applied"),
     v.literal("duplicate"),
     v.literal("rejected"),
+    v.literal("waiting"),
   ),
+  // rejected; waiting: the code it gets if what it waits for never comes
   code: v.optional(rejectionCode),
   message: v.optional(v.string()),
   original: v.optional(v.union(v.literal("applied"), v.literal("rejected"))),
-  sequence: v.optional(v.number()),
+  timeline: v.optional(v.string()),
+  waitingFor: v.optional(waitingFor),
   ledgerIds: v.optional(ledgerIds),
 });
 export type Verdict = Infer<typeof verdict>;
 
-/** Director event kinds: the events that get a per-session `sequence`. */
+/** Director event kinds: the rows of a session's timeline. */
 export const directorEventType = v.union(
   v.literal("cut"),
   v.literal("hold_start"),

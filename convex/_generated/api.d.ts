@@ -11,17 +11,22 @@
 import type * as apply_cameras from "../apply/cameras.js";
 import type * as apply_devices from "../apply/devices.js";
 import type * as apply_director from "../apply/director.js";
+import type * as apply_holds from "../apply/holds.js";
 import type * as apply_sessions from "../apply/sessions.js";
 import type * as apply_stills from "../apply/stills.js";
+import type * as batch from "../batch.js";
 import type * as buildId from "../buildId.js";
 import type * as contract from "../contract.js";
 import type * as defined from "../defined.js";
 import type * as ingest from "../ingest.js";
 import type * as ledger from "../ledger.js";
 import type * as limits from "../limits.js";
+import type * as lww from "../lww.js";
 import type * as outcome from "../outcome.js";
+import type * as receipts from "../receipts.js";
 import type * as rules_checks from "../rules/checks.js";
 import type * as rules_lookups from "../rules/lookups.js";
+import type * as timeline from "../timeline.js";
 import type * as wire from "../wire.js";
 
 import type {
@@ -34,17 +39,22 @@ declare const fullApi: ApiFromModules<{
   "apply/cameras": typeof apply_cameras;
   "apply/devices": typeof apply_devices;
   "apply/director": typeof apply_director;
+  "apply/holds": typeof apply_holds;
   "apply/sessions": typeof apply_sessions;
   "apply/stills": typeof apply_stills;
+  batch: typeof batch;
   buildId: typeof buildId;
   contract: typeof contract;
   defined: typeof defined;
   ingest: typeof ingest;
   ledger: typeof ledger;
   limits: typeof limits;
+  lww: typeof lww;
   outcome: typeof outcome;
+  receipts: typeof receipts;
   "rules/checks": typeof rules_checks;
   "rules/lookups": typeof rules_lookups;
+  timeline: typeof timeline;
   wire: typeof wire;
 }>;
 

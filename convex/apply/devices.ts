@@ -1,19 +1,20 @@
 // The device registry: `register_device`, and the `lastSeenAt` bump that
-// joins and placement updates give a device.
+// joins and placement updates give a device. What a registration says of a
+// device (name, platform, model, app version, hardware id) is the latest
+// registration's in timeline order, field by field (lww.ts); first/last
+// seen are the min/max of the service's clock.
 import type { Doc } from "../_generated/dataModel";
-import type { MutationCtx } from "../_generated/server";
-import { defined } from "../defined";
+import type { Batch } from "../batch";
+import { initialTimelines, lwwPatch } from "../lww";
 import { reject, type EventOf, type Outcome } from "../outcome";
+import { waitsForKey } from "../receipts";
 import { getDevice } from "../rules/lookups";
+import { timelineKey } from "../timeline";
 
-export async function registerDevice(
-  ctx: MutationCtx,
-  event: EventOf<"register_device">,
-  now: number,
-): Promise<Outcome> {
+export async function registerDevice(batch: Batch, event: EventOf<"register_device">): Promise<Outcome> {
   const hardwareId = event.hardwareId;
   if (hardwareId !== undefined) {
-    const holders = await ctx.db
+    const holders = await batch.db
       .query("productionDevices")
       .withIndex("by_hardwareId", (q) => q.eq("hardwareId", hardwareId))
       .take(10);
@@ -26,46 +27,50 @@ export async function registerDevice(
     }
   }
 
-  const optional = defined({
+  const t = timelineKey(event);
+  const latest = {
+    name: event.name,
+    platform: event.platform,
     model: event.model,
     appVersion: event.appVersion,
     hardwareId,
-  });
-  const existing = await getDevice(ctx, event.deviceId);
-  if (existing === null) {
-    const id = await ctx.db.insert("productionDevices", {
-      deviceId: event.deviceId,
-      name: event.name,
-      platform: event.platform,
-      ...optional,
-      firstSeenAt: event.receivedAt,
-      lastSeenAt: event.receivedAt,
-      lastRegisteredAt: event.at,
-      registerEventId: event.eventId,
-      lastEventId: event.eventId,
-      updatedAt: now,
-    });
-    return { verdict: "applied", ledgerIds: { productionDevices: id } };
-  }
-  await ctx.db.patch(existing._id, {
-    name: event.name,
-    platform: event.platform,
-    ...optional,
-    lastSeenAt: Math.max(existing.lastSeenAt, event.receivedAt),
     lastRegisteredAt: event.at,
     lastEventId: event.eventId,
-    updatedAt: now,
+  };
+  const existing = await getDevice(batch.ctx, event.deviceId);
+  if (existing === null) {
+    const fields = Object.fromEntries(Object.entries(latest).filter(([, x]) => x !== undefined));
+    const id = await batch.db.insert("productionDevices", {
+      deviceId: event.deviceId,
+      ...(fields as typeof latest & { name: string }),
+      firstSeenAt: event.receivedAt,
+      lastSeenAt: event.receivedAt,
+      registerEventId: event.eventId,
+      updatedAt: batch.now,
+      timelines: { ...initialTimelines(t, latest), registered: t },
+    });
+    return {
+      verdict: "applied",
+      ledgerIds: { productionDevices: id },
+      wakes: [waitsForKey("device", event.deviceId)],
+    };
+  }
+  const last = lwwPatch(existing.timelines, t, latest);
+  const first = lwwPatch(last.timelines, t, { registered: true }, { first: true });
+  await batch.db.patch(existing._id, {
+    ...last.patch,
+    ...("registered" in first.patch ? { registerEventId: event.eventId } : {}),
+    timelines: first.timelines,
+    firstSeenAt: Math.min(existing.firstSeenAt, event.receivedAt),
+    lastSeenAt: Math.max(existing.lastSeenAt, event.receivedAt),
+    updatedAt: batch.now,
   });
   return { verdict: "applied", ledgerIds: { productionDevices: existing._id } };
 }
 
 /** Bump a device's lastSeenAt (service clock), never moving it backwards. */
-export async function touchDevice(
-  ctx: MutationCtx,
-  device: Doc<"productionDevices">,
-  receivedAt: number,
-) {
+export async function touchDevice(batch: Batch, device: Doc<"productionDevices">, receivedAt: number) {
   if (receivedAt > device.lastSeenAt) {
-    await ctx.db.patch(device._id, { lastSeenAt: receivedAt });
+    await batch.db.patch(device._id, { lastSeenAt: receivedAt });
   }
 }

@@ -1,17 +1,18 @@
 // Stills: `still_marker` (a `still` director event and its productionStills
-// row, upload pending) and `still_uploaded` (the upload callback).
-import type { MutationCtx } from "../_generated/server";
+// row, upload pending) and `still_uploaded` (the upload callback, which
+// waits for its marker if it comes first). What uploads say of the file is
+// the latest upload's in timeline order, field by field (lww.ts).
+import type { Batch } from "../batch";
 import { defined } from "../defined";
-import { isRejected, reject, type EventOf, type Outcome } from "../outcome";
+import { lwwPatch } from "../lww";
+import { isRefusal, reject, wait, type EventOf, type Outcome } from "../outcome";
+import { waitsForKey } from "../receipts";
 import { checkNonNegative } from "../rules/checks";
-import { cameraInSession, liveSession } from "../rules/lookups";
+import { cameraInSession, getStill, sessionFor } from "../rules/lookups";
+import { timelineKey } from "../timeline";
 import { insertDirectorEvent } from "./director";
 
-export async function stillMarker(
-  ctx: MutationCtx,
-  event: EventOf<"still_marker">,
-  now: number,
-): Promise<Outcome> {
+export async function stillMarker(batch: Batch, event: EventOf<"still_marker">): Promise<Outcome> {
   const bad = checkNonNegative({
     capturedAt: event.capturedAt,
     width: event.width,
@@ -19,14 +20,11 @@ export async function stillMarker(
     byteSize: event.byteSize,
   });
   if (bad) return bad;
-  const session = await liveSession(ctx, event.sessionKey);
-  if (isRejected(session)) return session;
-  const camera = await cameraInSession(ctx, event.sessionKey, event.cameraKey);
-  if (isRejected(camera)) return camera;
-  const existing = await ctx.db
-    .query("productionStills")
-    .withIndex("by_stillId", (q) => q.eq("stillId", event.stillId))
-    .first();
+  const session = await sessionFor(batch, event);
+  if (isRefusal(session)) return session;
+  const camera = await cameraInSession(batch, event.sessionKey, event.cameraKey);
+  if (isRefusal(camera)) return camera;
+  const existing = await getStill(batch.ctx, event.stillId);
   if (existing !== null) {
     return reject(
       "still_exists",
@@ -34,15 +32,13 @@ export async function stillMarker(
     );
   }
 
-  const { id: directorEventId, sequence } = await insertDirectorEvent(
-    ctx,
-    session,
+  const directorEventId = await insertDirectorEvent(
+    batch,
     event,
-    now,
     { type: "still", cameraKey: event.cameraKey, stillId: event.stillId },
-    { counts: { ...session.counts, stills: session.counts.stills + 1 } },
+    { stills: 1 },
   );
-  const stillRowId = await ctx.db.insert("productionStills", {
+  const stillRowId = await batch.db.insert("productionStills", {
     stillId: event.stillId,
     sessionKey: event.sessionKey,
     cameraKey: event.cameraKey,
@@ -59,52 +55,47 @@ export async function stillMarker(
     directorEventId,
     markerEventId: event.eventId,
     uploadStatus: "pending",
-    createdAt: now,
-    updatedAt: now,
+    createdAt: batch.now,
+    updatedAt: batch.now,
+    timeline: timelineKey(event),
+    timelines: {},
   });
-  await ctx.db.patch(directorEventId, { stillRowId });
+  await batch.db.patch(directorEventId, { stillRowId });
   return {
     verdict: "applied",
-    sequence,
-    ledgerIds: {
-      productionDirectorEvents: directorEventId,
-      productionStills: stillRowId,
-    },
+    ledgerIds: { productionDirectorEvents: directorEventId, productionStills: stillRowId },
+    wakes: [waitsForKey("still", event.stillId)],
   };
 }
 
-export async function stillUploaded(
-  ctx: MutationCtx,
-  event: EventOf<"still_uploaded">,
-  now: number,
-): Promise<Outcome> {
+export async function stillUploaded(batch: Batch, event: EventOf<"still_uploaded">): Promise<Outcome> {
   const bad = checkNonNegative({ byteSize: event.byteSize });
   if (bad) return bad;
-  const session = await liveSession(ctx, event.sessionKey);
-  if (isRejected(session)) return session;
-  const still = await ctx.db
-    .query("productionStills")
-    .withIndex("by_stillId", (q) => q.eq("stillId", event.stillId))
-    .first();
-  if (still === null || still.sessionKey !== event.sessionKey) {
-    return reject(
-      "still_not_found",
-      `no still ${event.stillId} in session ${event.sessionKey}`,
-    );
+  const session = await sessionFor(batch, event);
+  if (isRefusal(session)) return session;
+  const still = await getStill(batch.ctx, event.stillId);
+  if (still === null) {
+    return wait("still", event.stillId, "still_not_found", `no still ${event.stillId} in session ${event.sessionKey}`);
   }
-  await ctx.db.patch(still._id, {
+  if (still.sessionKey !== event.sessionKey) {
+    return reject("still_not_found", `no still ${event.stillId} in session ${event.sessionKey}`);
+  }
+  const t = timelineKey(event);
+  const upload = lwwPatch(still.timelines, t, {
     storageRef: event.storageRef,
-    ...defined({
-      byteSize: event.byteSize,
-      contentType: event.contentType,
-      sha256: event.sha256,
-      url: event.url,
-    }),
-    uploadStatus: "uploaded",
+    byteSize: event.byteSize,
+    contentType: event.contentType,
+    sha256: event.sha256,
+    url: event.url,
     uploadedAt: event.at,
     uploadedReceivedAt: event.receivedAt,
     uploadEventId: event.eventId,
-    updatedAt: now,
+  });
+  await batch.db.patch(still._id, {
+    ...upload.patch,
+    timelines: upload.timelines,
+    uploadStatus: "uploaded",
+    updatedAt: batch.now,
   });
   return { verdict: "applied", ledgerIds: { productionStills: still._id } };
 }

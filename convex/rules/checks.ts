@@ -2,6 +2,7 @@
 // (`invalid_event`, `placement_out_of_range`). They run before any lookup.
 import { PLACEMENT_NOTES_MAX } from "../limits";
 import { reject, type Rejected } from "../outcome";
+import { INSTANCE_PATTERN } from "../timeline";
 import { PLACEMENT_RANGES, type Placement, type WireEvent } from "../wire";
 
 /** The key fields that must not be the empty string wherever they appear. */
@@ -24,6 +25,15 @@ export function checkCommon(event: WireEvent): Rejected | null {
       "invalid_event",
       "at and receivedAt must be finite epoch milliseconds >= 0",
     );
+  }
+  if (!INSTANCE_PATTERN.test(event.instance)) {
+    return reject(
+      "invalid_event",
+      "instance must be 1..64 characters of A-Z, a-z, 0-9, _ and -",
+    );
+  }
+  if (!Number.isSafeInteger(event.seq) || event.seq < 0) {
+    return reject("invalid_event", "seq must be an integer >= 0");
   }
   const fields = event as unknown as Record<string, unknown>;
   for (const key of KEY_FIELDS) {

@@ -1,26 +1,35 @@
 // Reads of the ledger the rules need. Those that return "the row or the
-// rejection" turn a missing or closed row into the contract's code.
+// refusal" turn a missing row into what to wait for (its code is the one the
+// event gets if it never comes: migrations-notes/0003, "Waiting"), and a
+// write after its session's completion into the rejection.
 import type { Doc } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
-import { reject, type Rejected } from "../outcome";
+import type { Batch } from "../batch";
+import { reject, wait, type Refusal } from "../outcome";
+import { timelineKey } from "../timeline";
+import type { WireEvent } from "../wire";
 
-export function getSession(ctx: MutationCtx, sessionKey: string) {
-  return ctx.db
-    .query("productionSessions")
-    .withIndex("by_sessionKey", (q) => q.eq("sessionKey", sessionKey))
-    .unique();
-}
-
-/** The session, if it exists and is live; otherwise the rejection. */
-export async function liveSession(
-  ctx: MutationCtx,
-  sessionKey: string,
-): Promise<Doc<"productionSessions"> | Rejected> {
-  const session = await getSession(ctx, sessionKey);
+/**
+ * The session of an event, if it exists and the event is not after its
+ * completion in timeline order; otherwise what to wait for, or the
+ * rejection. An event accepted before the completion but delivered after it
+ * still gets its session.
+ */
+export async function sessionFor(
+  batch: Batch,
+  event: WireEvent & { sessionKey: string },
+): Promise<Doc<"productionSessions"> | Refusal> {
+  const { sessionKey } = event;
+  const session = await batch.session(sessionKey);
   if (session === null) {
-    return reject("session_not_found", `session ${sessionKey} does not exist`);
+    return wait(
+      "session",
+      sessionKey,
+      "session_not_found",
+      `session ${sessionKey} does not exist`,
+    );
   }
-  if (session.status === "completed") {
+  if (isAfterCompletion(session, timelineKey(event))) {
     return reject(
       "session_completed",
       `session ${sessionKey} is completed; it takes no more writes`,
@@ -29,28 +38,29 @@ export async function liveSession(
   return session;
 }
 
-export function getCamera(
-  ctx: MutationCtx,
-  sessionKey: string,
-  cameraKey: string,
-) {
-  return ctx.db
-    .query("productionCameras")
-    .withIndex("by_session_camera", (q) =>
-      q.eq("sessionKey", sessionKey).eq("cameraKey", cameraKey),
-    )
-    .unique();
+/** Whether timeline key `t` comes after the session's completion. */
+export function isAfterCompletion(
+  session: Doc<"productionSessions">,
+  t: string,
+): boolean {
+  return session.completedTimeline !== undefined && t > session.completedTimeline;
 }
 
-/** The camera, if it has joined the session; otherwise the rejection. */
+export function cameraWaitKey(sessionKey: string, cameraKey: string) {
+  return `${sessionKey}/${cameraKey}`;
+}
+
+/** The camera, if it has joined the session; otherwise what to wait for. */
 export async function cameraInSession(
-  ctx: MutationCtx,
+  batch: Batch,
   sessionKey: string,
   cameraKey: string,
-): Promise<Doc<"productionCameras"> | Rejected> {
-  const camera = await getCamera(ctx, sessionKey, cameraKey);
+): Promise<Doc<"productionCameras"> | Refusal> {
+  const camera = await batch.camera(sessionKey, cameraKey);
   if (camera === null) {
-    return reject(
+    return wait(
+      "camera",
+      cameraWaitKey(sessionKey, cameraKey),
       "camera_not_in_session",
       `camera ${cameraKey} has not joined session ${sessionKey}`,
     );
@@ -65,12 +75,9 @@ export function getDevice(ctx: MutationCtx, deviceId: string) {
     .unique();
 }
 
-/** The `hold_start` director event of the hold, while the hold is open. */
-export function openHold(ctx: MutationCtx, sessionKey: string, holdId: string) {
+export function getStill(ctx: MutationCtx, stillId: string) {
   return ctx.db
-    .query("productionDirectorEvents")
-    .withIndex("by_session_hold", (q) =>
-      q.eq("sessionKey", sessionKey).eq("holdId", holdId).eq("holdOpen", true),
-    )
+    .query("productionStills")
+    .withIndex("by_stillId", (q) => q.eq("stillId", stillId))
     .first();
 }

@@ -10,7 +10,7 @@ describe("contract:handshake", () => {
     const t = setup();
     const got = await t.query(internal.contract.handshake, {});
     expect(got).toEqual({ contractVersion: CONTRACT_VERSION, functionsBuildId: FUNCTIONS_BUILD_ID });
-    expect(CONTRACT_VERSION).toBe(1);
+    expect(CONTRACT_VERSION).toBe(2);
     expect(FUNCTIONS_BUILD_ID).toMatch(/^[0-9a-f]{16}$/);
   });
 
@@ -41,7 +41,16 @@ describe("visibility", () => {
 
   test("the reads are internal queries (read with the deploy key)", async () => {
     const fns = await registered();
-    for (const path of ["ledger:session", "ledger:devices", "ledger:receipt", "contract:handshake"]) {
+    for (const path of [
+      "ledger:sessionHeader",
+      "ledger:sessionEvents",
+      "ledger:sessionStills",
+      "ledger:sessionPlacements",
+      "ledger:devices",
+      "ledger:receipt",
+      "ledger:receipts",
+      "contract:handshake",
+    ]) {
       const f = fns.get(path);
       expect(f, path).toBeDefined();
       expect(f.isQuery, path).toBe(true);
@@ -55,9 +64,14 @@ describe("visibility", () => {
     expect([...fns.keys()].sort()).toEqual([
       "contract:handshake",
       "ingest:applyBatch",
+      "ingest:settle",
       "ledger:devices",
       "ledger:receipt",
-      "ledger:session",
+      "ledger:receipts",
+      "ledger:sessionEvents",
+      "ledger:sessionHeader",
+      "ledger:sessionPlacements",
+      "ledger:sessionStills",
     ]);
     const pub = [...fns].filter(([, f]) => f.isInternal !== true || f.isPublic === true).map(([p]) => p);
     expect(pub).toEqual([]);

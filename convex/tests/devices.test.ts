@@ -1,6 +1,6 @@
 // The device registry: upsert, firstSeenAt/lastSeenAt, hardware conflicts, staleness.
 import { beforeEach, describe, expect, test, vi } from "vitest";
-import { NOW, apply, applied, bare, dump, events, internal, rejected, rows, setup } from "./harness.helpers";
+import { NOW, apply, applied, bare, dump, events, internal, rejected, rows, setup, timelineKey } from "./harness.helpers";
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ["Date"] });
@@ -20,6 +20,11 @@ describe("register_device", () => {
       deviceId: "d1", name: "Old name", platform: "ios", model: "iPhone 14", appVersion: "1.0.0",
       hardwareId: "hw-1", firstSeenAt: r1.receivedAt, lastSeenAt: r1.receivedAt, lastRegisteredAt: r1.at,
       registerEventId: r1.eventId, lastEventId: r1.eventId, updatedAt: NOW,
+      timelines: Object.fromEntries(
+        ["name", "platform", "model", "appVersion", "hardwareId", "lastRegisteredAt", "lastEventId", "registered"].map(
+          (f) => [f, timelineKey(r1)],
+        ),
+      ),
     });
 
     vi.setSystemTime(NOW + 5000);
@@ -32,15 +37,31 @@ describe("register_device", () => {
       deviceId: "d1", name: "New name", platform: "ipados", model: "iPhone 14", appVersion: "2.0.0",
       hardwareId: "hw-1", firstSeenAt: r1.receivedAt, lastSeenAt: r1.receivedAt + 60_000, lastRegisteredAt: r2.at,
       registerEventId: r1.eventId, lastEventId: r2.eventId, updatedAt: NOW + 5000,
+      // What r2 said is r2's; what it did not say (model, hardware id) stays r1's.
+      timelines: {
+        ...Object.fromEntries(
+          ["name", "platform", "appVersion", "lastRegisteredAt", "lastEventId"].map((f) => [f, timelineKey(r2)]),
+        ),
+        model: timelineKey(r1),
+        hardwareId: timelineKey(r1),
+        registered: timelineKey(r1),
+      },
     });
 
-    // A late-arriving older registration never moves lastSeenAt backwards.
-    const r3 = e.register("d1", { name: "New name", receivedAt: r1.receivedAt + 1 });
+    // A late-arriving registration that the service accepted before r2
+    // (earlier in the timeline) changes nothing r2 set, and never moves
+    // lastSeenAt backwards; it did see the device, though, so a receivedAt
+    // before firstSeenAt would move that.
+    const r3 = e.register("d1", { name: "Older name", model: "iPhone 15", receivedAt: r1.receivedAt + 1 });
     await apply(t, [r3]);
     const [row3] = await rows(t, "productionDevices");
-    expect([row3.firstSeenAt, row3.lastSeenAt, row3.lastEventId]).toEqual([
-      r1.receivedAt, r1.receivedAt + 60_000, r3.eventId,
+    expect([row3.name, row3.model, row3.firstSeenAt, row3.lastSeenAt, row3.lastEventId]).toEqual([
+      "New name", "iPhone 15", r1.receivedAt, r1.receivedAt + 60_000, r2.eventId,
     ]);
+    const r0 = e.register("d1", { name: "Oldest", receivedAt: r1.receivedAt - 10 });
+    await apply(t, [r0]);
+    const [row0] = await rows(t, "productionDevices");
+    expect([row0.name, row0.firstSeenAt, row0.registerEventId]).toEqual(["New name", r1.receivedAt - 10, r0.eventId]);
   });
 
   test("a hardwareId owned by another deviceId is hardware_id_conflict and changes nothing", async () => {
@@ -79,30 +100,25 @@ describe("register_device", () => {
 });
 
 describe("ledger:devices", () => {
-  test("stale is true when lastSeenAt is older than staleAfterMs before now", async () => {
+  test("pages the registry in deviceId order; nothing time-relative is computed inside the query", async () => {
     const t = setup();
     const e = events();
-    await apply(t, [
-      e.register("fresh", { receivedAt: NOW - 1000 }),
-      e.register("edge", { receivedAt: NOW - 300_000 }),
-      e.register("old", { receivedAt: NOW - 600_000 }),
-    ]);
-    const list = await t.query(internal.ledger.devices, { staleAfterMs: 300_000 });
-    expect(list.map((d) => [d.deviceId, d.lastSeenAt, d.stale])).toEqual([
-      ["edge", NOW - 300_000, false],
-      ["fresh", NOW - 1000, false],
-      ["old", NOW - 600_000, true],
-    ]);
-
-    // Time passes: everything goes stale; a re-registration freshens one device.
-    vi.setSystemTime(NOW + 3_600_000);
-    await apply(t, [e.register("old", { receivedAt: NOW + 3_600_000 - 10 })]);
-    const later = await t.query(internal.ledger.devices, { staleAfterMs: 300_000 });
-    expect(later.map((d) => [d.deviceId, d.stale])).toEqual([
-      ["edge", true],
-      ["fresh", true],
-      ["old", false],
-    ]);
-    expect(later.find((d) => d.deviceId === "old")!.firstSeenAt).toBe(NOW - 600_000);
+    await apply(t, ["c", "a", "e", "b", "d"].map((d) => e.register(d, { receivedAt: NOW - 1000 })));
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    for (;;) {
+      const page: { page: { deviceId: string }[]; isDone: boolean; continueCursor: string } = await t.query(
+        internal.ledger.devices,
+        { paginationOpts: { numItems: 2, cursor } },
+      );
+      pages += 1;
+      seen.push(...page.page.map((d) => d.deviceId));
+      for (const d of page.page) expect(d).not.toHaveProperty("stale");
+      if (page.isDone) break;
+      cursor = page.continueCursor;
+    }
+    expect(seen).toEqual(["a", "b", "c", "d", "e"]);
+    expect(pages).toBe(3);
   });
 });

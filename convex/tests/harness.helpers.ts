@@ -4,6 +4,7 @@ import { convexTest } from "convex-test";
 import { internal, api } from "../_generated/api";
 import type { Doc, TableNames } from "../_generated/dataModel";
 import { modules, schema } from "../../standin/modules";
+import { timelineKey } from "../timeline";
 import type { Placement, Verdict, WireEvent } from "../wire";
 
 export { api, internal };
@@ -16,9 +17,21 @@ export function setup() {
 }
 export type T = ReturnType<typeof setup>;
 
+/**
+ * Applies a batch. Every verdict must carry the event's timeline key (an
+ * event without a receipt, with an invalid id, carries none); the key is
+ * checked here and left out of what is returned, so that tests compare the
+ * rest.
+ */
 export async function apply(t: T, events: WireEvent[]): Promise<Verdict[]> {
   const { verdicts } = await t.mutation(internal.ingest.applyBatch, { events });
-  return verdicts;
+  return verdicts.map((v, i) => {
+    const { timeline, ...rest } = v;
+    if (timeline !== undefined && timeline !== timelineKey(events[i])) {
+      throw new Error(`verdict ${i} has timeline ${timeline}, not ${timelineKey(events[i])}`);
+    }
+    return rest;
+  });
 }
 
 const TABLES: TableNames[] = [
@@ -42,6 +55,37 @@ export async function dump(t: T) {
 
 export async function rows<N extends TableNames>(t: T, table: N): Promise<Doc<N>[]> {
   return t.run(async (ctx) => (await ctx.db.query(table).collect()) as Doc<N>[]);
+}
+
+/** A session as the paged reads give it: header, then every page in timeline order. */
+export async function readSession(t: T, sessionKey: string) {
+  const header = await t.query(internal.ledger.sessionHeader, { sessionKey });
+  if (header === null) return null;
+  async function all<R>(q: any, numItems = 256): Promise<R[]> {
+    const out: R[] = [];
+    let cursor: string | null = null;
+    for (;;) {
+      const page: { page: R[]; isDone: boolean; continueCursor: string } = await t.query(q, {
+        sessionKey,
+        paginationOpts: { numItems, cursor },
+      });
+      out.push(...page.page);
+      if (page.isDone) return out;
+      cursor = page.continueCursor;
+    }
+  }
+  return {
+    ...header,
+    events: await all<Doc<"productionDirectorEvents">>(internal.ledger.sessionEvents),
+    stills: await all<Doc<"productionStills">>(internal.ledger.sessionStills),
+    placements: await all<Doc<"productionCameraPlacements">>(internal.ledger.sessionPlacements),
+  };
+}
+
+/** A document without its system fields and its per-field timelines (lww.ts). */
+export function plain<D extends { _id: unknown; _creationTime: unknown }>(doc: D) {
+  const { timelines: _, ...rest } = bare(doc) as Record<string, unknown>;
+  return rest;
 }
 
 /** A document without its system fields. */
@@ -71,6 +115,8 @@ export function events(startAt = NOW - 3_600_000) {
       type,
       at: clock,
       receivedAt: clock + 5,
+      instance: "i1",
+      seq: n,
     };
   }
   return {
@@ -171,11 +217,32 @@ export function events(startAt = NOW - 3_600_000) {
   };
 }
 
-export function applied(eventId: string, ledgerIds: Record<string, string>, sequence?: number): Verdict {
-  return sequence === undefined
-    ? { eventId, verdict: "applied", ledgerIds }
-    : { eventId, verdict: "applied", sequence, ledgerIds };
+export function applied(eventId: string, ledgerIds: Record<string, string>): Verdict {
+  return { eventId, verdict: "applied", ledgerIds };
 }
+
+/** The verdict of an event that waits (what for, and the code it would get). */
+export function waiting(
+  eventId: string,
+  kind: NonNullable<Verdict["waitingFor"]>["kind"],
+  key: string,
+  code: NonNullable<Verdict["code"]>,
+  message: string,
+): Verdict {
+  return { eventId, verdict: "waiting", code, message, waitingFor: { kind, key } };
+}
+
+/** Settles waiting events as if their grace period were over. */
+export async function settleAll(t: T, eventIds: string[]) {
+  const { verdicts } = await t.mutation(internal.ingest.settle, { eventIds, graceMs: 0 });
+  return verdicts.map((v) => {
+    const { timeline: _, ...rest } = v as Verdict;
+    return rest;
+  });
+}
+
+/** The timeline key of an event (timeline.ts). */
+export { timelineKey };
 
 export function rejected(eventId: string, code: NonNullable<Verdict["code"]>, message: string): Verdict {
   return { eventId, verdict: "rejected", code, message };
@@ -183,7 +250,7 @@ export function rejected(eventId: string, code: NonNullable<Verdict["code"]>, me
 
 /** The verdict a replay must give for an event whose first verdict was `first`. */
 export function duplicateOf(first: Verdict): Verdict {
-  if (first.verdict === "duplicate") throw new Error("not a first verdict");
+  if (first.verdict === "duplicate" || first.verdict === "waiting") throw new Error("not a settled first verdict");
   const { verdict, ...rest } = first;
   return { ...rest, verdict: "duplicate", original: verdict };
 }

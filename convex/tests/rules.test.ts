@@ -1,4 +1,5 @@
-// Each ledger rule and each rejection code of ingest:applyBatch.
+// Each ledger rule, each rejection code of ingest:applyBatch, and what waits
+// instead of being rejected (migrations-notes/0003).
 import { beforeEach, describe, expect, test, vi } from "vitest";
 import {
   NOW,
@@ -9,9 +10,14 @@ import {
   dump,
   duplicateOf,
   events,
+  plain,
+  readSession,
   rejected,
   rows,
+  settleAll,
   setup,
+  timelineKey,
+  waiting,
   type T,
 } from "./harness.helpers";
 import type { Placement } from "../wire";
@@ -38,7 +44,7 @@ async function rig(t: T) {
 }
 
 async function session(t: T, key = "s1") {
-  return (await t.query(internal.ledger.session, { sessionKey: key }))!;
+  return (await readSession(t, key))!;
 }
 
 describe("start_shoot", () => {
@@ -47,12 +53,12 @@ describe("start_shoot", () => {
     const e = events();
     const first = e.start("s1", "Draft title", { notes: "n1", location: "Studio 1" });
     await apply(t, [first]);
-    expect(bare((await session(t)).session)).toEqual({
+    expect(plain((await session(t)).session)).toEqual({
       sessionKey: "s1", kind: "photoshoot_performance", status: "live",
       title: "Draft title", notes: "n1", location: "Studio 1",
       startedAt: first.at, startedReceivedAt: first.receivedAt, startEventId: first.eventId,
-      updatedAt: NOW, lastSequence: 0,
-      counts: { cameras: 0, cuts: 0, holds: 0, stills: 0, cues: 0 },
+      updatedAt: NOW,
+      counts: { cameras: 0, cuts: 0, holds: 0, stills: 0, cues: 0, events: 0, holdsClosedOnComplete: 0 },
     });
     const sessionId = (await session(t)).session._id;
 
@@ -70,6 +76,13 @@ describe("start_shoot", () => {
       "Final title", "n2", "Rooftop", first.at, first.eventId, NOW + 1000,
     ]);
     expect(await rows(t, "productionSessions")).toHaveLength(1);
+
+    // A start accepted earlier than both (delivered late) changes neither the
+    // title nor the notes, but it is the session's start now.
+    const early = e.start("s1", "Earliest title", { notes: "n0", receivedAt: first.receivedAt - 1000 });
+    await apply(t, [early]);
+    const s2 = (await session(t)).session;
+    expect([s2.title, s2.notes, s2.startedAt, s2.startEventId]).toEqual(["Final title", "n2", early.at, early.eventId]);
   });
 });
 
@@ -125,10 +138,12 @@ describe("completed sessions", () => {
     const e = await rig(t);
     const v1 = await apply(t, [e.start("s2"), e.join("s2", "A", "d1")]);
     expect(v1[1]).toEqual(
-      rejected(e.id(8), "device_in_other_session", "device d1 is camera A of live session s1"),
+      waiting(e.id(8), "device_free", "d1", "device_in_other_session", "device d1 is camera A of live session s1"),
     );
+    // The completion frees d1, and the waiting join is applied then.
     const v2 = await apply(t, [e.complete("s1"), e.join("s2", "A", "d1")]);
     expect(v2.map((x) => x.verdict)).toEqual(["applied", "applied"]);
+    expect((await t.query(internal.ledger.receipt, { eventId: e.id(8) }))!.verdict).toBe("applied");
     const cams = await rows(t, "productionCameras");
     expect(cams.map((c) => [c.sessionKey, c.cameraKey, c.deviceId, c.live])).toEqual([
       ["s1", "A", "d1", false],
@@ -156,11 +171,50 @@ describe("session_not_found", () => {
       e.still("zz", "st", "A"),
       e.uploaded("zz", "st", "ref"),
     ];
-    expect(await apply(t, evs)).toEqual(
-      evs.map((ev) => rejected(ev.eventId, "session_not_found", "session zz does not exist")),
-    );
+    const waits = evs.map((ev) => waiting(ev.eventId, "session", "zz", "session_not_found", "session zz does not exist"));
+    expect(await apply(t, evs)).toEqual(waits);
     expect(await rows(t, "productionSessions")).toEqual([]);
     expect(await rows(t, "ingestReceipts")).toHaveLength(1 + evs.length);
+    // No grace period can pass for a session that never completed: they wait.
+    expect(await settleAll(t, evs.map((ev) => ev.eventId))).toEqual(waits);
+  });
+
+  test("waiting events are applied when their session starts, in timeline order, and what they bring wakes others", async () => {
+    const t = setup();
+    const e = events();
+    const evs = [
+      e.register("d1"),
+      e.join("zz", "A", "d1"), // waits for zz; then brings camera A
+      e.cut("zz", "A"),
+      e.holdStart("zz", "h", "A"),
+      e.holdEnd("zz", "h"),
+      e.still("zz", "st", "A"),
+      e.uploaded("zz", "st", "s3://st"),
+    ];
+    const first = await apply(t, evs);
+    expect(first.slice(1).map((x) => [x.verdict, x.waitingFor])).toEqual([
+      ["waiting", { kind: "session", key: "zz" }],
+      ["waiting", { kind: "session", key: "zz" }],
+      ["waiting", { kind: "session", key: "zz" }],
+      ["waiting", { kind: "session", key: "zz" }],
+      ["waiting", { kind: "session", key: "zz" }],
+      ["waiting", { kind: "session", key: "zz" }],
+    ]);
+    // The session's start was accepted first, but arrives last.
+    const start = e.start("zz", "Late start", { receivedAt: evs[0].receivedAt + 1 });
+    expect((await apply(t, [start]))[0].verdict).toBe("applied");
+    const receipts = await t.query(internal.ledger.receipts, { eventIds: [...evs, start].map((x) => x.eventId) });
+    expect(receipts.map((r) => r!.verdict)).toEqual(Array(8).fill("applied"));
+    expect(receipts.some((r) => r!.waitsFor !== undefined || r!.event !== undefined)).toBe(false);
+    // Nothing is left waiting in the index either.
+    expect((await rows(t, "ingestReceipts")).filter((r) => r.waitsFor !== undefined)).toEqual([]);
+    const s = await session(t, "zz");
+    expect(s.events.map((x) => x.type)).toEqual(["cut", "hold_start", "hold_end", "still"]);
+    expect([s.session.heroCameraKey, s.session.counts]).toEqual([
+      "A", { cameras: 1, cuts: 1, holds: 1, stills: 1, cues: 0, events: 4, holdsClosedOnComplete: 0 },
+    ]);
+    expect(s.events[1].holdOpen).toBe(false);
+    expect(s.stills[0].uploadStatus).toBe("uploaded");
   });
 });
 
@@ -177,12 +231,12 @@ describe("join_session", () => {
       e.join("s2", "A", "d3"), // fine: d3 is in no live session
     ]);
     expect(v.slice(0, 3)).toEqual([
-      rejected(e.id(7), "device_not_found", "device ghost is not registered"),
+      waiting(e.id(7), "device", "ghost", "device_not_found", "device ghost is not registered"),
       rejected(e.id(8), "camera_key_taken", "camera A of session s1 is held by device d1"),
       rejected(e.id(9), "device_already_in_session", "device d1 already is camera A of session s1"),
     ]);
     expect(v[4]).toEqual(
-      rejected(e.id(11), "device_in_other_session", "device d2 is camera B of live session s1"),
+      waiting(e.id(11), "device_free", "d2", "device_in_other_session", "device d2 is camera B of live session s1"),
     );
     expect(v[5].verdict).toBe("applied");
     const cams = await rows(t, "productionCameras");
@@ -204,8 +258,14 @@ describe("join_session", () => {
     expect(v).toEqual([applied(rejoin.eventId, { productionCameras: cam0._id })]);
     const cams = await rows(t, "productionCameras");
     expect(cams).toHaveLength(2);
-    expect(bare(cams[0])).toEqual({
-      ...bare(cam0), role: "close", clockOffsetMs: -7, lastEventId: rejoin.eventId,
+    expect(plain(cams[0])).toEqual({
+      ...plain(cam0), role: "close", clockOffsetMs: -7, lastEventId: rejoin.eventId,
+    });
+    expect(cams[0].timelines).toEqual({
+      ...cam0.timelines,
+      role: timelineKey(rejoin),
+      clockOffsetMs: timelineKey(rejoin),
+      lastEventId: timelineKey(rejoin),
     });
     expect((await session(t)).session.counts.cameras).toBe(2);
   });
@@ -247,6 +307,19 @@ describe("placements", () => {
       ["A", 3, p3, 25, "hero"],
       ["B", 1, p4, undefined, "wide"],
     ]);
+
+    // A placement accepted before all of them, delivered last: it is version
+    // 1 now, the others move up one, and the camera keeps the latest.
+    const early = e.place("s1", "d1", { x: -3 }, { receivedAt: evs[0].receivedAt - 500 });
+    await apply(t, [early]);
+    const again = await session(t);
+    expect(again.placements.filter((p) => p.cameraKey === "A").map((p) => [p.version, p.eventId])).toEqual([
+      [1, early.eventId],
+      [2, evs[0].eventId],
+      [3, evs[1].eventId],
+      [4, evs[2].eventId],
+    ]);
+    expect([again.cameras[0].placementVersion, again.cameras[0].placement]).toEqual([4, p3]);
   });
 
   test("range boundaries are accepted; values outside are placement_out_of_range and write nothing", async () => {
@@ -306,7 +379,7 @@ describe("placements", () => {
     expect(v).toEqual([
       rejected(e.id(7), "invalid_event", "placement must have at least one field"),
       rejected(e.id(8), "invalid_event", "placement must have at least one field"),
-      rejected(e.id(9), "camera_not_in_session", "device d3 holds no camera in session s1"),
+      waiting(e.id(9), "member", "s1/d3", "camera_not_in_session", "device d3 holds no camera in session s1"),
     ]);
     expect(await rows(t, "productionCameraPlacements")).toEqual([]);
   });
@@ -327,8 +400,8 @@ describe("cut and the hero feed", () => {
       e.cut("s1", "A", { transitionMs: -1 }),
     ]);
     expect(v.slice(1)).toEqual([
-      rejected(e.id(9), "camera_not_in_session", "camera C has not joined session s1"),
-      rejected(e.id(10), "camera_not_in_session", "camera Q has not joined session s1"),
+      waiting(e.id(9), "camera", "s1/C", "camera_not_in_session", "camera C has not joined session s1"),
+      waiting(e.id(10), "camera", "s1/Q", "camera_not_in_session", "camera Q has not joined session s1"),
       rejected(e.id(11), "invalid_event", "transitionMs must be a finite number >= 0"),
     ]);
     expect(await hero()).toBe("B");
@@ -336,11 +409,19 @@ describe("cut and the hero feed", () => {
     const s = await session(t);
     expect(s.session.heroCameraKey).toBe("A");
     expect(s.session.counts.cuts).toBe(3);
-    expect(s.events.map((x) => [x.sequence, x.cameraKey, x.fromCameraKey, x.transition, x.transitionMs])).toEqual([
-      [1, "A", undefined, undefined, undefined],
-      [2, "B", "A", "fade", 250],
-      [3, "A", undefined, "cut", undefined],
+    expect(s.events.map((x) => [x.cameraKey, x.fromCameraKey, x.transition, x.transitionMs])).toEqual([
+      ["A", undefined, undefined, undefined],
+      ["B", "A", "fade", 250],
+      ["A", undefined, "cut", undefined],
     ]);
+
+    // A cut accepted before the last one, delivered after it, is counted but
+    // does not take the hero feed: that is the latest cut in timeline order.
+    const stale = e.cut("s1", "B", { receivedAt: s.events[2].receivedAt - 1 });
+    await apply(t, [stale]);
+    const s2 = await session(t);
+    expect([s2.session.heroCameraKey, s2.session.counts.cuts]).toEqual(["A", 4]);
+    expect(s2.events.map((x) => x.cameraKey)).toEqual(["A", "B", "B", "A"]);
   });
 });
 
@@ -360,19 +441,40 @@ describe("holds", () => {
     const v = await apply(t, evs);
     const director = await rows(t, "productionDirectorEvents");
     const de = (i: number) => director.find((d) => d.eventId === e.id(i))!._id;
-    expect(v).toEqual([
-      rejected(e.id(7), "hold_not_open", "hold h1 is not open in session s1"),
-      applied(e.id(8), { productionDirectorEvents: de(8) }, 1),
-      rejected(e.id(9), "hold_already_open", `hold h1 is already open (started by event ${e.id(8)})`),
-      rejected(e.id(10), "camera_not_in_session", "camera Z has not joined session s1"),
-      applied(e.id(11), { productionDirectorEvents: de(11) }, 2),
-      rejected(e.id(12), "hold_not_open", "hold h1 is not open in session s1"),
-      applied(e.id(13), { productionDirectorEvents: de(13) }, 3),
+    // Event 9 (a second start of the open hold) waits: an end accepted
+    // between 8 and 9 may still arrive. It never does here: 11 comes after 9
+    // in the timeline, so 9 still waits, and 13 opens h1 again after 11.
+    const notOpen = (i: number) => waiting(e.id(i), "hold", "s1/h1", "hold_not_open", "hold h1 is not open in session s1");
+    const verdicts = [
+      notOpen(7),
+      applied(e.id(8), { productionDirectorEvents: de(8) }),
+      waiting(e.id(9), "hold", "s1/h1", "hold_already_open", `hold h1 is already open (started by event ${e.id(8)})`),
+      waiting(e.id(10), "camera", "s1/Z", "camera_not_in_session", "camera Z has not joined session s1"),
+      applied(e.id(11), { productionDirectorEvents: de(11) }),
+      notOpen(12),
+      applied(e.id(13), { productionDirectorEvents: de(13) }),
+    ];
+    // Within the batch, 9 and 12 were replayed again as 11 and 13 came.
+    const receipts = await t.query(internal.ledger.receipts, { eventIds: evs.map((x) => x.eventId) });
+    expect(receipts.map((r) => [r!.verdict, r!.code])).toEqual(verdicts.map((x) => [x.verdict, x.code]));
+    expect(v.map((x) => x.verdict)).toEqual(["waiting", "applied", "waiting", "waiting", "applied", "waiting", "applied"]);
+    expect(director.map((d) => [d.timeline, d.type, d.holdId, d.cameraKey, d.holdOpen, d.holdStartEventId])).toEqual([
+      [timelineKey(evs[1]), "hold_start", "h1", "A", false, undefined],
+      [timelineKey(evs[4]), "hold_end", "h1", "A", undefined, e.id(8)],
+      [timelineKey(evs[6]), "hold_start", "h1", "B", true, undefined],
     ]);
-    expect(director.map((d) => [d.sequence, d.type, d.holdId, d.cameraKey, d.holdOpen, d.holdStartEventId])).toEqual([
-      [1, "hold_start", "h1", "A", false, undefined],
-      [2, "hold_end", "h1", "A", undefined, e.id(8)],
-      [3, "hold_start", "h1", "B", true, undefined],
+    // Once the session completes and its grace period passes, what still
+    // waits is rejected with its code.
+    await apply(t, [e.complete("s1")]);
+    const settled = await settleAll(t, evs.map((x) => x.eventId));
+    expect(settled.map((x) => [x.verdict, "code" in x ? x.code : undefined])).toEqual([
+      ["rejected", "hold_not_open"],
+      ["applied", undefined],
+      ["rejected", "hold_already_open"],
+      ["rejected", "camera_not_in_session"],
+      ["applied", undefined],
+      ["rejected", "hold_not_open"],
+      ["applied", undefined],
     ]);
     expect(director[1].holdDurationMs).toBe(evs[4].at - evs[1].at);
     expect([director[0].holdClosedAt, director[0].holdClosedBy, director[0].holdCloseEventId]).toEqual([
@@ -391,7 +493,7 @@ describe("holds", () => {
       e.holdEnd("s2", "h"),
       e.holdEnd("s2", "h"),
     ]);
-    expect(v.map((x) => x.verdict)).toEqual(["applied", "applied", "applied", "applied", "applied", "rejected"]);
+    expect(v.map((x) => x.verdict)).toEqual(["applied", "applied", "applied", "applied", "applied", "waiting"]);
     expect(v[5].code).toBe("hold_not_open");
     expect((await session(t)).events.map((x) => [x.type, x.holdOpen])).toEqual([["hold_start", true]]);
   });
@@ -416,6 +518,13 @@ describe("holds", () => {
       ["h3", "hold_start", false, "complete_session", evs[4].at, evs[4].eventId],
       ["h2", "hold_end", undefined, undefined, undefined, undefined],
     ]);
+    // The end of h1, accepted before the completion, delivered after it:
+    // h1 was closed by its end, not by the completion, and the summary says so.
+    const late = e.holdEnd("s1", "h1", { receivedAt: evs[4].receivedAt - 1 });
+    expect((await apply(t, [late]))[0].verdict).toBe("applied");
+    const s2 = await session(t);
+    expect(s2.events.find((x) => x.holdId === "h1" && x.type === "hold_start")!.holdClosedBy).toBe("hold_end");
+    expect([s2.session.summary!.events, s2.session.summary!.holdsClosedOnComplete]).toEqual([5, 1]);
     expect(s.session.summary).toEqual({
       durationMs: 7000, // complete (event 11) minus start (event 4), 1 s apart each
       cameras: 2, cuts: 0, holds: 3, stills: 0, cues: 0, events: 4, holdsClosedOnComplete: 2,
@@ -444,22 +553,22 @@ describe("stills", () => {
     const stills = await rows(t, "productionStills");
     const st1 = stills.find((s) => s.stillId === "st1")!;
     expect(v).toEqual([
-      applied(e.id(10), { productionDirectorEvents: st1.directorEventId, productionStills: st1._id }, 1),
+      applied(e.id(10), { productionDirectorEvents: st1.directorEventId, productionStills: st1._id }),
       rejected(e.id(11), "still_exists", `still st1 already exists (session s1, marker event ${e.id(10)})`),
       rejected(e.id(12), "still_exists", `still st1 already exists (session s1, marker event ${e.id(10)})`),
-      rejected(e.id(13), "camera_not_in_session", "camera Z has not joined session s1"),
-      rejected(e.id(14), "still_not_found", "no still nope in session s1"),
+      waiting(e.id(13), "camera", "s1/Z", "camera_not_in_session", "camera Z has not joined session s1"),
+      waiting(e.id(14), "still", "nope", "still_not_found", "no still nope in session s1"),
       rejected(e.id(15), "still_not_found", "no still other in session s1"),
       applied(e.id(16), { productionStills: st1._id }),
       rejected(e.id(17), "invalid_event", "width must be a finite number >= 0"),
     ]);
     expect(stills.map((s) => s.stillId)).toEqual(["other", "st1"]);
-    expect(bare(st1)).toEqual({
+    expect(plain(st1)).toEqual({
       stillId: "st1", sessionKey: "s1", cameraKey: "A", deviceId: "d1", capturedAt: marker.capturedAt,
       byteSize: 9_000_000, contentType: "image/jpeg", sha256: "cd".repeat(32), storageRef: "s3://full/st1.jpg",
       directorEventId: st1.directorEventId, markerEventId: marker.eventId,
       uploadStatus: "uploaded", uploadedAt: evs[6].at, uploadedReceivedAt: evs[6].receivedAt,
-      uploadEventId: evs[6].eventId, createdAt: NOW, updatedAt: NOW,
+      uploadEventId: evs[6].eventId, createdAt: NOW, updatedAt: NOW, timeline: timelineKey(marker),
     });
     const ev = await t.run((ctx) => ctx.db.get(st1.directorEventId));
     expect([ev!.type, ev!.stillId, ev!.stillRowId, ev!.eventId, ev!.cameraKey]).toEqual([
@@ -481,7 +590,7 @@ describe("stills", () => {
 });
 
 describe("rejections never abort the batch", () => {
-  test("events after a rejected event in the same batch are applied", async () => {
+  test("events after a refused (rejected or waiting) event in the same batch are applied", async () => {
     const t = setup();
     const e = events();
     const evs = [
@@ -498,26 +607,26 @@ describe("rejections never abort the batch", () => {
       e.note("s1"), // rejected
     ];
     const v = await apply(t, evs);
-    expect(v.map((x) => [x.verdict, x.code, x.sequence])).toEqual([
-      ["applied", undefined, undefined],
-      ["applied", undefined, undefined],
-      ["applied", undefined, undefined],
-      ["rejected", "camera_not_in_session", undefined],
-      ["applied", undefined, 1],
-      ["rejected", "hold_not_open", undefined],
-      ["applied", undefined, 2],
-      ["rejected", "placement_out_of_range", undefined],
-      ["applied", undefined, undefined],
-      ["applied", undefined, undefined],
-      ["rejected", "session_completed", undefined],
+    expect(v.map((x) => [x.verdict, x.code])).toEqual([
+      ["applied", undefined],
+      ["applied", undefined],
+      ["applied", undefined],
+      ["waiting", "camera_not_in_session"],
+      ["applied", undefined],
+      ["waiting", "hold_not_open"],
+      ["applied", undefined],
+      ["rejected", "placement_out_of_range"],
+      ["applied", undefined],
+      ["applied", undefined],
+      ["rejected", "session_completed"],
     ]);
     const s = await session(t);
     expect([s.session.status, s.session.heroCameraKey, s.events.length, s.cameras[0].placementVersion]).toEqual([
       "completed", "A", 2, 1,
     ]);
-    // Every event, rejected or not, has its receipt.
-    const receipts = await rows(t, "ingestReceipts");
-    expect(receipts.map((r) => [r.eventId, r.verdict, r.code])).toEqual(
+    // Every event, refused or not, has its receipt.
+    const receipts = await t.query(internal.ledger.receipts, { eventIds: evs.map((ev) => ev.eventId) });
+    expect(receipts.map((r) => [r!.eventId, r!.verdict, r!.code])).toEqual(
       evs.map((ev, i) => [ev.eventId, v[i].verdict, v[i].code]),
     );
   });

@@ -103,6 +103,8 @@ function registerEvent(deviceId = `dev-${randomUUID()}`) {
     type: "register_device",
     at,
     receivedAt: at + 5,
+    instance: "standin-test",
+    seq: eventNo,
     deviceId,
     name: `Phone ${eventNo}`,
     platform: "ios",
@@ -283,7 +285,7 @@ describe("the official JS client (convex/browser ConvexClient)", () => {
 describe("ledger reads are internal", () => {
   test("over HTTP: anonymous callers get the missing-function error, admins the value", async () => {
     for (const [p, args] of [
-      ["ledger:session", { sessionKey: "nope" }],
+      ["ledger:sessionHeader", { sessionKey: "nope" }],
       ["ledger:devices", { staleAfterMs: 1000 }],
       ["ledger:receipt", { eventId: "nope" }],
       ["contract:handshake", {}],
@@ -398,7 +400,7 @@ describe("deployment states", () => {
     for (const [kind, p, args] of [
       ["mutation", "ingest:applyBatch", { events: [registerEvent()] }],
       ["query", "contract:handshake", {}],
-      ["query", "ledger:session", { sessionKey: "s" }],
+      ["query", "ledger:sessionHeader", { sessionKey: "s" }],
     ] as const) {
       const r = await call(A, kind, p, args);
       assert.equal(r.status, 200, `${kind} ${p}`);
