@@ -387,7 +387,7 @@ async fn replay_of_a_backlog_without_a_terminal_logs_plain_lines_and_exits_3_on_
     assert!(!stderr.contains('\r') && !stderr.contains('\x1b'), "no bar drawn, no colours: {stderr:?}");
 
     // The ledger has the big session, all of it once.
-    let big = ledger.query("ledger:session", json!({"sessionKey": BIG})).await;
+    let big = ledger.session(BIG).await;
     assert_eq!(big["events"].as_array().map(Vec::len), Some(MARKERS));
 
     // Again, one session, with the settings before the command and progress
@@ -501,7 +501,7 @@ async fn replay_on_a_terminal_draws_a_bar_then_prints_the_summary() {
     assert!(out.contains(" sent, ") && out.contains(" applied, ") && out.contains(" duplicate, "), "{out:?}");
     assert!(out.contains(" rejected · ") && out.contains(" events/s, "), "{out:?}");
     assert!(!out.contains("replay progress:"), "no plain progress lines on a terminal: {out:?}");
-    let big = ledger.query("ledger:session", json!({"sessionKey": BIG})).await;
+    let big = ledger.session(BIG).await;
     assert_eq!(big["events"].as_array().map(Vec::len), Some(MARKERS));
 }
 

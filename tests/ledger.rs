@@ -166,8 +166,11 @@ async fn a_whole_shoot_lands_in_the_ledger() {
     assert_eq!(history, [("A".to_string(), 1.0), ("B".to_string(), 1.0), ("B".to_string(), 2.0)]);
 
     let events = l["events"].as_array().unwrap();
-    let seq: Vec<f64> = events.iter().map(|e| e["sequence"].as_f64().unwrap()).collect();
-    assert_eq!(seq, (1..=10).map(f64::from).collect::<Vec<_>>(), "sequence has no gaps and is in order");
+    let timeline: Vec<&str> = events.iter().map(|e| e["timeline"].as_str().expect("timeline")).collect();
+    let mut sorted = timeline.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(timeline, sorted, "events in timeline order, each key once");
     let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["cut", "cut", "hold_start", "cue", "hold_end", "cut", "cue", "cut", "still", "still"]);
 
@@ -183,7 +186,7 @@ async fn a_whole_shoot_lands_in_the_ledger() {
     assert!(s2.get("storageRef").is_none());
 
     // The ledger itself agrees with what the service read.
-    let direct = standin.query("ledger:session", json!({"sessionKey": sk})).await;
+    let direct = standin.session(sk).await;
     assert_eq!(direct["events"].as_array().unwrap().len(), 10);
     // Everything journaled is settled.
     let ready = s.get("/readyz").await;
@@ -232,7 +235,7 @@ async fn the_forwarder_recovers_from_a_ledger_restart_with_nothing_lost_or_doubl
     })
     .await;
 
-    let ledger = standin.query("ledger:session", json!({"sessionKey": sk})).await;
+    let ledger = standin.session(sk).await;
     let events = ledger["events"].as_array().unwrap();
     let ids: Vec<&str> = events.iter().map(|e| e["eventId"].as_str().unwrap()).collect();
     let unique: HashSet<&str> = ids.iter().copied().collect();
@@ -284,21 +287,21 @@ async fn replay_sends_the_journal_to_a_new_deployment() {
     let first = Standin::start().await;
     let out = replay(dir.path(), &first, None).await;
     assert!(out.contains("replayed: 4 delivered, 0 rejected"), "{out}");
-    let a = first.query("ledger:session", json!({"sessionKey": "shoot-a"})).await;
+    let a = first.session("shoot-a").await;
     assert_eq!(a["events"].as_array().map(Vec::len), Some(2));
 
     // Pointing at a new, empty deployment: one session's events again.
     let second = Standin::start().await;
     let out = replay(dir.path(), &second, Some("shoot-a")).await;
     assert!(out.contains("replayed: 3 delivered, 0 rejected"), "{out}");
-    let a2 = second.query("ledger:session", json!({"sessionKey": "shoot-a"})).await;
+    let a2 = second.session("shoot-a").await;
     assert_eq!(a2["events"].as_array().map(Vec::len), Some(2));
-    assert_eq!(second.query("ledger:session", json!({"sessionKey": "shoot-b"})).await, Value::Null);
+    assert_eq!(second.session("shoot-b").await, Value::Null);
 
     // Replaying into the first deployment again changes nothing there.
     let out = replay(dir.path(), &first, None).await;
     assert!(out.contains("replayed: 4 delivered, 0 rejected"), "{out}");
-    let again = first.query("ledger:session", json!({"sessionKey": "shoot-a"})).await;
+    let again = first.session("shoot-a").await;
     assert_eq!(again["events"], a["events"], "duplicates change nothing");
 }
 

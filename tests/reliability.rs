@@ -70,7 +70,7 @@ async fn create_session(s: &Server, sk: &str, ledger: bool) {
 
 /// The labels and event ids of a session in the ledger, in ledger order.
 async fn ledger_events(standin: &Standin, sk: &str) -> Vec<(String, String)> {
-    let l = standin.query("ledger:session", json!({"sessionKey": sk})).await;
+    let l = standin.session(sk).await;
     l["events"]
         .as_array()
         .expect("ledger events")
