@@ -388,6 +388,22 @@ pub struct LedgerConfig {
     /// Most events per ledger call.
     #[arg(long, env = "SHOOTLOG_BATCH_SIZE", default_value_t = limits::LEDGER_BATCH_MAX, value_parser = clap::value_parser!(u32).range(1..=limits::LEDGER_BATCH_MAX as i64))]
     pub batch_size: u32,
+
+    /// Most bytes of JSON of the events of one ledger call; a batch is cut
+    /// there (a single larger event still goes alone).
+    #[arg(long, env = "SHOOTLOG_LEDGER_BATCH_BYTES", default_value_t = limits::LEDGER_BATCH_BYTES as u64, value_parser = clap::value_parser!(u64).range(1024..=limits::LEDGER_BATCH_BYTES as u64))]
+    pub ledger_batch_bytes: u64,
+
+    /// How often the forwarder asks the ledger after the events it keeps
+    /// waiting (a camera's join, a still's marker…), in seconds.
+    #[arg(long, env = "SHOOTLOG_WAITING_POLL_SECS", default_value_t = limits::WAITING_POLL_SECS, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub waiting_poll_secs: u64,
+
+    /// How long after a session's completion its waiting events may still
+    /// be applied, in seconds; past it the ledger rejects them with the
+    /// code they wait on.
+    #[arg(long, env = "SHOOTLOG_WAITING_GRACE_SECS", default_value_t = limits::WAITING_GRACE_SECS, value_parser = clap::value_parser!(u64).range(0..=7 * 24 * 3600))]
+    pub waiting_grace_secs: u64,
 }
 
 impl LedgerConfig {

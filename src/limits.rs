@@ -31,6 +31,28 @@ pub const REQUEST_EVENTS_MAX: usize = 500;
 /// batch size is configurable up to this. Equal to Convex's `MAX_BATCH`.
 pub const LEDGER_BATCH_MAX: u32 = 500;
 
+/// Most bytes of JSON of the events of one ledger call (the note 0003
+/// names it `MAX_BATCH_BYTES`; the Convex functions do not check it), and
+/// the default of `SHOOTLOG_LEDGER_BATCH_BYTES`:
+/// far under the 16 MiB a Convex function may take as arguments, or write,
+/// and under the client's 16 MiB frame, so that a batch of large events
+/// (4,000-character notes) is cut rather than refused. A single larger
+/// event still goes alone.
+pub const LEDGER_BATCH_BYTES: usize = 512 * 1024;
+
+/// Most event ids in one `ingest:settle` call (the forwarder asks after
+/// this many waiting entries at a time).
+pub const LEDGER_SETTLE_MAX: u32 = 500;
+
+/// Default of how often the forwarder asks the ledger after its waiting
+/// entries, in seconds (`SHOOTLOG_WAITING_POLL_SECS`).
+pub const WAITING_POLL_SECS: u64 = 2;
+
+/// Default of the grace period after a session's completion during which
+/// its waiting events may still be applied, in seconds
+/// (`SHOOTLOG_WAITING_GRACE_SECS`, sent as `graceMs`).
+pub const WAITING_GRACE_SECS: u64 = 600;
+
 /// The longest `Prefer: wait=N` honoured, whatever the request timeout.
 pub const PREFER_WAIT_MAX: Duration = Duration::from_secs(20);
 
@@ -73,6 +95,16 @@ pub const MAX_BACKLOG: u64 = 1_000_000;
 
 /// Rows a journal read (`GET /v1/sessions/{key}/journal`) returns at most.
 pub const JOURNAL_PAGE_MAX: u32 = 1000;
+
+/// Rows of one page of a paged ledger read (`ledger:sessionEvents`, …):
+/// Convex's `READ_PAGE_MAX`. 256 director events with 4,000-character
+/// notes are about 1.2 MiB, far under the client's 16 MiB frame.
+pub const LEDGER_READ_PAGE: u32 = 256;
+
+/// Rows of one list of a session (director events, stills, placements)
+/// that `GET /v1/sessions/{key}` assembles at most; beyond, the answer says
+/// the list is `truncated` (the journal read pages through everything).
+pub const SESSION_LIST_MAX: usize = 100_000;
 
 /// A ledger read answers a client that waits: it gives up sooner than a
 /// write, which the forwarder retries anyway.

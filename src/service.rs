@@ -49,7 +49,10 @@ pub fn open_journal(cfg: &ServeConfig) -> anyhow::Result<Journal> {
 fn forwarder_options(cfg: &LedgerConfig) -> ForwarderOptions {
     ForwarderOptions {
         batch_size: cfg.batch_size,
+        batch_bytes: usize::try_from(cfg.ledger_batch_bytes).unwrap_or(crate::limits::LEDGER_BATCH_BYTES),
         check_interval: Duration::from_secs(cfg.ledger_check_secs),
+        waiting_poll: Duration::from_secs(cfg.waiting_poll_secs),
+        waiting_grace: Duration::from_secs(cfg.waiting_grace_secs),
         ..ForwarderOptions::default()
     }
 }
@@ -190,6 +193,9 @@ pub struct ReplaySummary {
     pub counts: Counts,
     /// Events still pending at the end (only after an interruption).
     pub pending: u64,
+    /// Events the ledger keeps waiting at the end (in the ledger, not yet
+    /// applied; the service asks after them).
+    pub waiting: u64,
     pub elapsed: Duration,
     pub interrupted: bool,
 }
@@ -226,6 +232,9 @@ impl std::fmt::Display for ReplaySummary {
         )?;
         if self.pending > 0 {
             write!(f, "; {} still pending", self.pending)?;
+        }
+        if self.waiting > 0 {
+            write!(f, "; {} waiting in the ledger", self.waiting)?;
         }
         Ok(())
     }
@@ -334,8 +343,15 @@ pub async fn replay(args: ReplayArgs, shutdown: impl Future<Output = ()>) -> any
     let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     let counts = Counts::of(&metrics);
     progress.finish(&counts);
-    let summary =
-        ReplaySummary { total, counts, pending: journal.depth().pending, elapsed: started.elapsed(), interrupted };
+    let depth = journal.depth();
+    let summary = ReplaySummary {
+        total,
+        counts,
+        pending: depth.pending,
+        waiting: depth.waiting,
+        elapsed: started.elapsed(),
+        interrupted,
+    };
     journal.close().await;
     anyhow::ensure!(interrupted || summary.pending == 0, "{} events still pending", summary.pending);
     Ok(summary)

@@ -201,6 +201,8 @@ impl Default for Metrics {
 /// Gauges read at scrape time.
 pub struct Gauges {
     pub pending: u64,
+    /// Entries the ledger keeps waiting for a prerequisite.
+    pub waiting: u64,
     /// Age of the oldest pending event, in seconds (0 when none is
     /// pending); `None` when the journal could not be read.
     pub oldest_pending_age_secs: Option<f64>,
@@ -370,8 +372,13 @@ impl Metrics {
     pub fn render(&self, g: &Gauges) -> String {
         let mut out = String::with_capacity(8192);
         let mut r = Registry::default();
-        let gauges: [(&str, &str, u64); 6] = [
+        let gauges: [(&str, &str, u64); 7] = [
             ("shootlog_journal_backlog", "Journaled events not yet settled by the ledger", g.pending),
+            (
+                "shootlog_events_waiting",
+                "Journaled events the ledger keeps waiting for a prerequisite (asked after until they settle)",
+                g.waiting,
+            ),
             ("shootlog_journal_delivered", "Delivered entries kept in the journal", g.delivered_kept),
             ("shootlog_journal_rejected", "Rejected entries kept in the journal", g.rejected_kept),
             ("shootlog_journal_commits", "Journal transactions committed since start", g.journal_commits),

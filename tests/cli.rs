@@ -291,11 +291,14 @@ const BIG: &str = "shoot-big";
 const BAD: &str = "shoot-bad";
 /// Markers journaled in the big session (plus the session itself).
 const MARKERS: usize = 4000;
-/// Cuts to a camera that is not in the bad session: the ledger rejects them.
+/// Markers journaled after the bad session's completion: the ledger rejects
+/// them (`session_completed`; under contract 2 a cut to a missing camera
+/// would wait instead).
 const BAD_CUTS: usize = 5;
 
 /// A journal, written with no ledger configured: a big session of markers,
-/// and a small one with `bad_cuts` cuts the ledger will reject. All pending.
+/// and a small one, completed, then `bad_cuts` markers the ledger will
+/// reject. All pending.
 async fn journal_a_backlog(bad_cuts: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = Server::start_with(Options { data_dir: Some(dir.path().to_path_buf()), ..Options::default() }).await;
@@ -308,11 +311,17 @@ async fn journal_a_backlog(bad_cuts: usize) -> tempfile::TempDir {
         let r = s.post(&format!("/v1/sessions/{BIG}/director-events"), &json!({"events": events})).await;
         assert_eq!(r.status, 202, "{:#}", r.body);
     }
-    for _ in 0..bad_cuts {
-        let r = s.post(&format!("/v1/sessions/{BAD}/director-events"), &json!({"type": "cut", "cameraKey": "Z"})).await;
-        assert_eq!(r.status, 202, "journaled; only the ledger knows the camera is not there: {:#}", r.body);
+    if bad_cuts > 0 {
+        let r = s.post(&format!("/v1/sessions/{BAD}/complete"), &json!({})).await;
+        assert_eq!(r.status, 202, "{:#}", r.body);
     }
-    assert_eq!(s.backlog().await, (MARKERS + bad_cuts + 2) as u64);
+    for i in 0..bad_cuts {
+        let late = json!({"type": "marker", "label": format!("late {i}")});
+        let r = s.post(&format!("/v1/sessions/{BAD}/director-events"), &late).await;
+        assert_eq!(r.status, 202, "journaled; only the ledger knows the session is completed: {:#}", r.body);
+    }
+    let completion = usize::from(bad_cuts > 0);
+    assert_eq!(s.backlog().await, (MARKERS + bad_cuts + completion + 2) as u64);
     assert!(s.stop().await.success());
     dir
 }
@@ -355,7 +364,8 @@ async fn replay_of_a_backlog_without_a_terminal_logs_plain_lines_and_exits_3_on_
     let dir = journal_a_backlog(BAD_CUTS).await;
     let data = dir.path().to_str().expect("utf-8").to_string();
     let ledger = Standin::start().await;
-    let total = (MARKERS + BAD_CUTS + 2) as u64;
+    // Two starts, the bad session's completion, the markers, the late ones.
+    let total = (MARKERS + BAD_CUTS + 3) as u64;
 
     // Settings on both sides of the command; stdout and stderr are pipes.
     let started = Instant::now();
@@ -387,7 +397,7 @@ async fn replay_of_a_backlog_without_a_terminal_logs_plain_lines_and_exits_3_on_
     assert!(!stderr.contains('\r') && !stderr.contains('\x1b'), "no bar drawn, no colours: {stderr:?}");
 
     // The ledger has the big session, all of it once.
-    let big = ledger.query("ledger:session", json!({"sessionKey": BIG})).await;
+    let big = ledger.session(BIG).await;
     assert_eq!(big["events"].as_array().map(Vec::len), Some(MARKERS));
 
     // Again, one session, with the settings before the command and progress
@@ -501,7 +511,7 @@ async fn replay_on_a_terminal_draws_a_bar_then_prints_the_summary() {
     assert!(out.contains(" sent, ") && out.contains(" applied, ") && out.contains(" duplicate, "), "{out:?}");
     assert!(out.contains(" rejected · ") && out.contains(" events/s, "), "{out:?}");
     assert!(!out.contains("replay progress:"), "no plain progress lines on a terminal: {out:?}");
-    let big = ledger.query("ledger:session", json!({"sessionKey": BIG})).await;
+    let big = ledger.session(BIG).await;
     assert_eq!(big["events"].as_array().map(Vec::len), Some(MARKERS));
 }
 

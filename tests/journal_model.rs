@@ -69,7 +69,8 @@ fn verdict(kind: u8) -> Verdict {
         code: None,
         message: None,
         original: None,
-        sequence: Some(u64::from(kind)),
+        timeline: Some(format!("001764531000000.model.{kind:012}")),
+        waiting_for: None,
         ledger_ids: Default::default(),
     };
     match kind {

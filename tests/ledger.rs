@@ -100,7 +100,8 @@ async fn a_whole_shoot_lands_in_the_ledger() {
     }
     applied(&write(&s, Method::POST, "/v1/callbacks/still-upload", json!({"sessionKey": sk, "stillId": "still-1", "storageRef": "s3://shoots/still-1.heic", "byteSize": 2_400_000, "sha256": "a".repeat(64)})).await);
 
-    // Rejections: a cut to a camera not in the session, a hold end without a start.
+    // Waiting, not rejected (contract 2): a cut to a camera that has not
+    // joined, a hold end without a start. A wait answers 202.
     let r = write(
         &s,
         Method::POST,
@@ -108,8 +109,11 @@ async fn a_whole_shoot_lands_in_the_ledger() {
         json!({"type": "cut", "cameraKey": "Z"}),
     )
     .await;
-    r.assert_problem(422, "camera_not_in_session");
-    let rejected_cut = r.body["eventId"].as_str().unwrap().to_string();
+    assert_eq!(r.status, 202, "{:#}", r.body);
+    assert_eq!(r.body["status"], "waiting", "{:#}", r.body);
+    assert_eq!(r.body["verdict"]["code"], "camera_not_in_session");
+    assert_eq!(r.body["verdict"]["waitingFor"], json!({"kind": "camera", "key": format!("{sk}/Z")}));
+    let waiting_cut = r.body["eventId"].as_str().unwrap().to_string();
     let r = write(
         &s,
         Method::POST,
@@ -117,7 +121,9 @@ async fn a_whole_shoot_lands_in_the_ledger() {
         json!({"type": "hold_end", "holdId": "h9"}),
     )
     .await;
-    r.assert_problem(422, "hold_not_open");
+    assert_eq!(r.status, 202, "{:#}", r.body);
+    assert_eq!(r.body["verdict"]["code"], "hold_not_open", "{:#}", r.body);
+    assert_eq!(r.body["verdict"]["waitingFor"]["kind"], "hold");
 
     let done =
         write(&s, Method::POST, &format!("/v1/sessions/{sk}/complete"), json!({"at": "2026-11-30T20:30:00Z"})).await;
@@ -132,9 +138,10 @@ async fn a_whole_shoot_lands_in_the_ledger() {
     .await;
     r.assert_problem(409, "session_completed");
 
-    // The rejected event is kept in the journal with its verdict.
-    let ev = s.get(&format!("/v1/events/{rejected_cut}")).await;
-    assert_eq!(ev.body["status"], "rejected");
+    // The waiting event is kept in the journal with its verdict (the grace
+    // period after the completion has not passed).
+    let ev = s.get(&format!("/v1/events/{waiting_cut}")).await;
+    assert_eq!(ev.body["status"], "waiting");
     assert_eq!(ev.body["verdict"]["code"], "camera_not_in_session");
 
     // Read the ledger back through the service.
@@ -166,8 +173,11 @@ async fn a_whole_shoot_lands_in_the_ledger() {
     assert_eq!(history, [("A".to_string(), 1.0), ("B".to_string(), 1.0), ("B".to_string(), 2.0)]);
 
     let events = l["events"].as_array().unwrap();
-    let seq: Vec<f64> = events.iter().map(|e| e["sequence"].as_f64().unwrap()).collect();
-    assert_eq!(seq, (1..=10).map(f64::from).collect::<Vec<_>>(), "sequence has no gaps and is in order");
+    let timeline: Vec<&str> = events.iter().map(|e| e["timeline"].as_str().expect("timeline")).collect();
+    let mut sorted = timeline.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(timeline, sorted, "events in timeline order, each key once");
     let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["cut", "cut", "hold_start", "cue", "hold_end", "cut", "cue", "cut", "still", "still"]);
 
@@ -183,12 +193,13 @@ async fn a_whole_shoot_lands_in_the_ledger() {
     assert!(s2.get("storageRef").is_none());
 
     // The ledger itself agrees with what the service read.
-    let direct = standin.query("ledger:session", json!({"sessionKey": sk})).await;
+    let direct = standin.session(sk).await;
     assert_eq!(direct["events"].as_array().unwrap().len(), 10);
     // Everything journaled is settled.
     let ready = s.get("/readyz").await;
     assert_eq!(ready.body["ledger"], "connected");
     assert_eq!(ready.body["backlog"], 0);
+    assert_eq!(ready.body["waiting"], 2);
 }
 
 #[tokio::test]
@@ -232,7 +243,7 @@ async fn the_forwarder_recovers_from_a_ledger_restart_with_nothing_lost_or_doubl
     })
     .await;
 
-    let ledger = standin.query("ledger:session", json!({"sessionKey": sk})).await;
+    let ledger = standin.session(sk).await;
     let events = ledger["events"].as_array().unwrap();
     let ids: Vec<&str> = events.iter().map(|e| e["eventId"].as_str().unwrap()).collect();
     let unique: HashSet<&str> = ids.iter().copied().collect();
@@ -284,21 +295,21 @@ async fn replay_sends_the_journal_to_a_new_deployment() {
     let first = Standin::start().await;
     let out = replay(dir.path(), &first, None).await;
     assert!(out.contains("replayed: 4 delivered, 0 rejected"), "{out}");
-    let a = first.query("ledger:session", json!({"sessionKey": "shoot-a"})).await;
+    let a = first.session("shoot-a").await;
     assert_eq!(a["events"].as_array().map(Vec::len), Some(2));
 
     // Pointing at a new, empty deployment: one session's events again.
     let second = Standin::start().await;
     let out = replay(dir.path(), &second, Some("shoot-a")).await;
     assert!(out.contains("replayed: 3 delivered, 0 rejected"), "{out}");
-    let a2 = second.query("ledger:session", json!({"sessionKey": "shoot-a"})).await;
+    let a2 = second.session("shoot-a").await;
     assert_eq!(a2["events"].as_array().map(Vec::len), Some(2));
-    assert_eq!(second.query("ledger:session", json!({"sessionKey": "shoot-b"})).await, Value::Null);
+    assert_eq!(second.session("shoot-b").await, Value::Null);
 
     // Replaying into the first deployment again changes nothing there.
     let out = replay(dir.path(), &first, None).await;
     assert!(out.contains("replayed: 4 delivered, 0 rejected"), "{out}");
-    let again = first.query("ledger:session", json!({"sessionKey": "shoot-a"})).await;
+    let again = first.session("shoot-a").await;
     assert_eq!(again["events"], a["events"], "duplicates change nothing");
 }
 
@@ -370,8 +381,20 @@ async fn a_replay_answers_as_the_first_answer_did_whatever_the_verdict_since() {
     let sk = "shoot-replays";
     applied(&write(&s, Method::POST, "/v1/sessions", json!({"sessionKey": sk, "title": "Replays"})).await);
     let path = format!("/v1/sessions/{sk}/director-events");
-    // A cut to a camera that never joined: rejected by the ledger.
-    let bad = json!({"eventId": "0b6d3f0e-8a7c-4c1e-9d2a-5f4e3b2a1c0d", "type": "cut", "cameraKey": "Z"});
+    // A delivered event: a replay without a wait is a 202, not a 201.
+    let note = json!({"eventId": "7e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b", "type": "note", "text": "hello"});
+    let first = write(&s, Method::POST, &path, note.clone()).await;
+    applied(&first);
+    let again = s.post(&path, &note).await;
+    assert_eq!(again.status, 202, "{:#}", again.body);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body["status"], "delivered");
+    // Delivered on its first try: no failed round.
+    assert_eq!(s.event("7e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b").await.body["attempts"], 0);
+
+    // A marker after the completion: rejected by the ledger at once.
+    applied(&write(&s, Method::POST, &format!("/v1/sessions/{sk}/complete"), json!({})).await);
+    let bad = json!({"eventId": "0b6d3f0e-8a7c-4c1e-9d2a-5f4e3b2a1c0d", "type": "marker", "label": "late"});
     let first = s.post(&path, &bad).await;
     assert_eq!(first.status, 202);
     eventually(20, "the verdict", || async {
@@ -384,21 +407,10 @@ async fn a_replay_answers_as_the_first_answer_did_whatever_the_verdict_since() {
     assert_eq!(again.status, 202, "{:#}", again.body);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.body["status"], "rejected");
-    assert_eq!(again.body["verdict"]["code"], "camera_not_in_session");
+    assert_eq!(again.body["verdict"]["code"], "session_completed");
     // With Prefer: wait, the verdict answers, and still says replay.
     let waited = s.send(Method::POST, &path, &bad, &WAIT).await;
-    assert_eq!(waited.status, 422, "{:#}", waited.body);
+    assert_eq!(waited.status, 409, "{:#}", waited.body);
     assert_eq!(waited.header("idempotent-replayed"), Some("true"));
-    assert_eq!(waited.body["verdict"]["code"], "camera_not_in_session");
-
-    // A delivered event: a replay without a wait is a 202, not a 201.
-    let note = json!({"eventId": "7e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b", "type": "note", "text": "hello"});
-    let first = write(&s, Method::POST, &path, note.clone()).await;
-    applied(&first);
-    let again = s.post(&path, &note).await;
-    assert_eq!(again.status, 202, "{:#}", again.body);
-    assert_eq!(again.header("idempotent-replayed"), Some("true"));
-    assert_eq!(again.body["status"], "delivered");
-    // Delivered on its first try: no failed round.
-    assert_eq!(s.event("7e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b").await.body["attempts"], 0);
+    assert_eq!(waited.body["verdict"]["code"], "session_completed");
 }

@@ -89,7 +89,7 @@ async fn all_applied(s: &Server, standin: &Standin, session: &str, ids: &[String
     let report = s.get("/version").await.body;
     assert_eq!(report["journal"]["depth"]["rejected"], 0, "{report:#}");
     assert_eq!(report["journal"]["rejectedByCode"], json!({}), "{report:#}");
-    let ledger = standin.query("ledger:session", json!({"sessionKey": session})).await;
+    let ledger = standin.session(session).await;
     ledger["events"].as_array().map_or(0, Vec::len)
 }
 
@@ -256,7 +256,7 @@ async fn after_an_outage_no_batch_runs_more_than_twice() {
 #[tokio::test]
 async fn an_anonymous_read_of_the_ledger_is_refused() {
     let standin = Standin::start().await;
-    for (path, args) in [("ledger:session", json!({"sessionKey": "any"})), ("contract:handshake", json!({}))] {
+    for (path, args) in [("ledger:sessionHeader", json!({"sessionKey": "any"})), ("contract:handshake", json!({}))] {
         let r = common::client()
             .post(format!("{}/api/query", standin.url))
             .json(&json!({"path": path, "args": args, "format": "json"}))
@@ -271,7 +271,7 @@ async fn an_anonymous_read_of_the_ledger_is_refused() {
         );
     }
     // With the deploy key, the same read answers.
-    assert_eq!(standin.query("ledger:session", json!({"sessionKey": "any"})).await, Value::Null);
+    assert_eq!(standin.session("any").await, Value::Null);
 }
 
 /// `shootlog check` against the stand-in: its exit status and the report.

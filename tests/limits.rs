@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use shootlog::domain::{PLACEMENT_NOTES_MAX, PLACEMENT_RANGES};
 use shootlog::ledger::CONTRACT_VERSION;
-use shootlog::limits::{LEDGER_BATCH_MAX, REQUEST_EVENTS_MAX};
+use shootlog::limits::{LEDGER_BATCH_MAX, LEDGER_READ_PAGE, LEDGER_SETTLE_MAX, REQUEST_EVENTS_MAX};
 
 fn convex_file(name: &str) -> String {
     let path = common::repo_root().join("convex").join(name);
@@ -48,6 +48,19 @@ fn batch_sizes_agree() {
     let convex = integer_constants(&convex_file("limits.ts"));
     assert_eq!(convex.get("MAX_BATCH"), Some(&u64::from(LEDGER_BATCH_MAX)), "ledger batch: {convex:?}");
     assert!(REQUEST_EVENTS_MAX as u64 <= u64::from(LEDGER_BATCH_MAX), "a request's batch fits one ledger call");
+}
+
+#[test]
+fn settle_rounds_fit_the_ledger() {
+    // `ingest:settle` takes 1..=MAX_BATCH event ids.
+    let convex = integer_constants(&convex_file("limits.ts"));
+    assert_eq!(convex.get("MAX_BATCH"), Some(&u64::from(LEDGER_SETTLE_MAX)), "settle ids: {convex:?}");
+}
+
+#[test]
+fn read_pages_agree() {
+    let convex = integer_constants(&convex_file("limits.ts"));
+    assert_eq!(convex.get("READ_PAGE_MAX"), Some(&u64::from(LEDGER_READ_PAGE)), "paged reads: {convex:?}");
 }
 
 #[test]

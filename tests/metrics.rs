@@ -137,15 +137,25 @@ async fn shoot(s: &Server) {
     ]});
     let r = w(Method::POST, format!("/v1/sessions/{SESSION}/director-events"), batch).await;
     assert_eq!(r.status, 200, "{:#}", r.body);
-    // Two rejections: a camera not in the session, a hold never opened.
+    // Two waiting (contract 2): a camera not in the session, a hold never
+    // opened; they answer 202.
     let r =
         w(Method::POST, format!("/v1/sessions/{SESSION}/director-events"), json!({"type": "cut", "cameraKey": "Z"}))
             .await;
-    r.assert_problem(422, "camera_not_in_session");
+    assert_eq!((r.status, &r.body["status"]), (202, &json!("waiting")), "{:#}", r.body);
     let r =
         w(Method::POST, format!("/v1/sessions/{SESSION}/director-events"), json!({"type": "hold_end", "holdId": "h"}))
             .await;
-    r.assert_problem(422, "hold_not_open");
+    assert_eq!((r.status, &r.body["status"]), (202, &json!("waiting")), "{:#}", r.body);
+    // One rejection, at once: a device that already holds a camera of the
+    // session joins it again under another key.
+    let r = w(
+        Method::POST,
+        format!("/v1/sessions/{SESSION}/cameras"),
+        json!({"deviceId": "iphone-m", "cameraKey": "C", "role": "wide"}),
+    )
+    .await;
+    r.assert_problem(409, "device_already_in_session");
     assert_eq!(s.get(&format!("/v1/sessions/{SESSION}")).await.status, 200);
     assert_eq!(s.get("/no/such/route/for-metrics").await.status, 404);
     eventually(20, "the backlog to drain", || async { (s.backlog().await == 0).then_some(()) }).await;
@@ -180,17 +190,17 @@ async fn metrics_after_a_shoot_are_every_documented_family_with_plausible_values
     }
 
     // The shoot: 1 session, 2 devices, 2 cameras, 3 director events, 2
-    // rejected events = 10 events, all settled.
-    assert_eq!(value(&scrape, "shootlog_events_accepted_total", &[]), 10.0);
+    // waiting events, 1 rejected join = 11 events, none pending.
+    assert_eq!(value(&scrape, "shootlog_events_accepted_total", &[]), 11.0);
     assert_eq!(value(&scrape, "shootlog_events_delivered_total", &[]), 8.0);
-    assert_eq!(value(&scrape, "shootlog_events_rejected_total", &[]), 2.0);
-    assert_eq!(value(&scrape, "shootlog_ledger_rejections_total", &[("code", "camera_not_in_session")]), 1.0);
-    assert_eq!(value(&scrape, "shootlog_ledger_rejections_total", &[("code", "hold_not_open")]), 1.0);
-    assert!(value(&scrape, "shootlog_events_sent_total", &[]) >= 10.0);
+    assert_eq!(value(&scrape, "shootlog_events_rejected_total", &[]), 1.0);
+    assert_eq!(value(&scrape, "shootlog_ledger_rejections_total", &[("code", "device_already_in_session")]), 1.0);
+    assert!(value(&scrape, "shootlog_events_sent_total", &[]) >= 11.0);
     assert_eq!(value(&scrape, "shootlog_journal_backlog", &[]), 0.0);
+    assert_eq!(value(&scrape, "shootlog_events_waiting", &[]), 2.0);
     assert_eq!(value(&scrape, "shootlog_journal_oldest_pending_age_seconds", &[]), 0.0);
     assert_eq!(value(&scrape, "shootlog_journal_delivered", &[]), 8.0);
-    assert_eq!(value(&scrape, "shootlog_journal_rejected", &[]), 2.0);
+    assert_eq!(value(&scrape, "shootlog_journal_rejected", &[]), 1.0);
     assert_eq!(value(&scrape, "shootlog_ledger_configured", &[]), 1.0);
     assert_eq!(value(&scrape, "shootlog_ledger_connected", &[]), 1.0);
     assert_eq!(value(&scrape, "shootlog_ledger_state", &[("state", "connected")]), 1.0);
@@ -202,9 +212,10 @@ async fn metrics_after_a_shoot_are_every_documented_family_with_plausible_values
     assert!(value(&scrape, "shootlog_journal_commits", &[]) >= 2.0);
     assert!(value(&scrape, "shootlog_forwarder_ledger_seconds_total", &[]) > 0.0);
 
-    // Histograms: delivery latency of every settled event, the journal's
-    // commits (10 appended + 10 settled events at least), the ledger calls.
-    assert_eq!(observations(&scrape, "shootlog_delivery_latency_seconds", &[]), 10.0);
+    // Histograms: delivery latency of every settled event (not the waiting
+    // ones), the journal's commits (11 appended + 11 verdicts at least), the
+    // ledger calls.
+    assert_eq!(observations(&scrape, "shootlog_delivery_latency_seconds", &[]), 9.0);
     let commits = observations(&scrape, "shootlog_journal_commit_events", &[]);
     assert!(commits >= 2.0, "{commits}");
     assert!(value(&scrape, "shootlog_journal_commit_events_sum", &[]) >= 20.0);
@@ -212,7 +223,7 @@ async fn metrics_after_a_shoot_are_every_documented_family_with_plausible_values
     let calls = observations(&scrape, "shootlog_ledger_call_duration_seconds", &[("outcome", "ok")]);
     assert!(calls >= 1.0);
     assert!(observations(&scrape, "shootlog_forwarder_batch_events", &[]) >= calls);
-    assert!(value(&scrape, "shootlog_forwarder_batch_events_sum", &[]) >= 10.0);
+    assert!(value(&scrape, "shootlog_forwarder_batch_events_sum", &[]) >= 11.0);
 
     // HTTP: by route template, method and status.
     let requests = |route: &str, method: &str, status: &str| {
@@ -221,8 +232,9 @@ async fn metrics_after_a_shoot_are_every_documented_family_with_plausible_values
     assert_eq!(requests("/v1/sessions", "POST", "201"), 1.0);
     assert_eq!(requests("/v1/devices", "POST", "201"), 2.0);
     assert_eq!(requests("/v1/sessions/{sessionKey}/cameras", "POST", "201"), 2.0);
+    assert_eq!(requests("/v1/sessions/{sessionKey}/cameras", "POST", "409"), 1.0);
     assert_eq!(requests("/v1/sessions/{sessionKey}/director-events", "POST", "200"), 1.0);
-    assert_eq!(requests("/v1/sessions/{sessionKey}/director-events", "POST", "422"), 2.0);
+    assert_eq!(requests("/v1/sessions/{sessionKey}/director-events", "POST", "202"), 2.0);
     assert_eq!(requests("/v1/sessions/{sessionKey}", "GET", "200"), 1.0);
     assert_eq!(requests("unmatched", "GET", "404"), 1.0);
     assert!(requests("/version", "GET", "200") >= 1.0, "the backlog was polled on /version");

@@ -277,7 +277,7 @@ async fn below_the_reserve_verdicts_and_compaction_drain_the_journal_back_to_hea
 
     // Every acknowledged event is in the ledger, once; nothing refused is.
     let check = async |standin: &Standin| {
-        let ledger = standin.query("ledger:session", json!({"sessionKey": SK})).await;
+        let ledger = standin.session(SK).await;
         let ids: Vec<String> = ledger["events"]
             .as_array()
             .expect("ledger events")

@@ -253,9 +253,12 @@ impl DirectorEventRequest {
 /// Cuts, holds, cues, markers and notes: one event or a batch
 ///
 /// Called by Live Director. One event object, or `{"events": [...]}` with up to
-/// 500, journaled all or none, in order. The ledger assigns each a sequence
-/// number; the hero feed follows the last cut. A batch answers a
-/// `BatchReceipt` with one receipt per event.
+/// 500, journaled all or none, in order. The ledger orders director events
+/// by their timeline key (when the service received them, then the
+/// instance and its journal position), whatever order they reach it in;
+/// the hero feed follows the latest cut in that order. An event whose
+/// camera has not joined yet is kept `waiting` and applied when it joins.
+/// A batch answers a `BatchReceipt` with one receipt per event.
 #[utoipa::path(
     post, path = "/v1/sessions/{sessionKey}/director-events", tag = "director events",
     request_body = DirectorEventsBody,

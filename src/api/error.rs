@@ -33,7 +33,7 @@ pub enum ApiError {
     #[error("too many requests from this caller; retry in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("the ledger rejected the event: {}", .verdict.message.as_deref().unwrap_or("no message"))]
-    Rejected { event_id: EventId, verdict: Verdict },
+    Rejected { event_id: EventId, verdict: Box<Verdict> },
     #[error("{detail}")]
     Unavailable { detail: String, retry_after_secs: u64 },
     /// The journal's storage cannot take the write: 503 with a problem type
@@ -161,7 +161,7 @@ impl ApiError {
                 Some(*event_id),
                 None,
             ),
-            ApiError::Rejected { event_id, verdict } => (Vec::new(), Some(*event_id), Some(verdict.clone())),
+            ApiError::Rejected { event_id, verdict } => (Vec::new(), Some(*event_id), Some(Verdict::clone(verdict))),
             _ => (Vec::new(), None, None),
         };
         let code = match self {

@@ -57,8 +57,10 @@ impl EventStatus {
 /// The status of any event
 ///
 /// For operators and senders: where an event stands — `pending` in the
-/// journal, or `delivered` / `rejected` with the ledger's verdict — its
-/// failed delivery rounds and last error.
+/// journal, `waiting` (the ledger keeps it until a prerequisite arrives: the
+/// verdict's `code` is the one it would get, `waitingFor` what it waits
+/// for), or `delivered` / `rejected` with the ledger's verdict — its failed
+/// delivery rounds and last error.
 #[utoipa::path(
     get, path = "/v1/events/{eventId}", tag = "events",
     params(("eventId" = String, Path, format = Uuid, description = "The event's id")),

@@ -25,7 +25,9 @@ pub struct IdempotencyHeader(
 #[allow(dead_code)]
 pub struct PreferHeader(
     /// `wait=N` (N ≤ 20 seconds, and 2 s short of the request timeout): wait for the ledger's verdict and answer
-    /// 201 (applied), 409/422 (rejected), or 202 if the time runs out.
+    /// 201 (applied), 409/422 (rejected), or 202 if the time runs out. An event the ledger keeps `waiting` for a
+    /// prerequisite (a camera's join, a still's marker) is not settled: it answers 202 too, its receipt showing
+    /// `status: waiting` and the verdict's `code` and `waitingFor`.
     Option<String>,
 );
 
@@ -39,7 +41,9 @@ pub enum WriteResponses {
     /// Journaled durably; the ledger will apply it. An idempotent replay
     /// answers 202 too, as the first answer did, with the current receipt
     /// (and its verdict, once there is one) and `Idempotent-Replayed: true`;
-    /// only `Prefer: wait` asks for the verdict's status instead.
+    /// only `Prefer: wait` asks for the verdict's status instead. After a
+    /// `Prefer: wait`, 202 means the time ran out or the ledger keeps the
+    /// event `waiting` for a prerequisite.
     #[response(status = 202)]
     Accepted(EventReceipt),
 }
@@ -49,7 +53,8 @@ pub enum WriteResponses {
 #[allow(dead_code)]
 pub enum BatchWriteResponses {
     /// A batch, settled by the ledger (only with `Prefer: wait`): each
-    /// receipt carries its verdict.
+    /// receipt carries its verdict. While any event of it is pending or
+    /// waiting, the answer is 202.
     #[response(status = 200)]
     BatchSettled(BatchReceipt),
     /// A single event applied by the ledger (only with `Prefer: wait`).

@@ -50,8 +50,12 @@ pub struct Readiness {
     /// Why the ledger is in that state, when it is not connected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ledger_reason: Option<String>,
-    /// Events waiting for the ledger.
+    /// Events waiting for the ledger (pending: not yet sent, or not yet
+    /// answered).
     pub backlog: u64,
+    /// Events the ledger keeps waiting for a prerequisite (a camera's
+    /// join, a still's marker…); the forwarder asks after them.
+    pub waiting: u64,
     /// Whether the service is draining for shutdown.
     pub draining: bool,
 }
@@ -83,6 +87,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         ledger: ledger.state,
         ledger_reason: ledger.reason,
         backlog: state.journal.depth().pending,
+        waiting: state.journal.depth().waiting,
         draining,
     };
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
@@ -161,6 +166,10 @@ pub struct LedgerReport {
 #[serde(rename_all = "camelCase")]
 pub struct JournalReport {
     pub path: String,
+    /// The journal's stable instance id: with each entry's seq, where the
+    /// ledger learns an event was journaled (made once, kept in the file).
+    #[schema(example = "3f9c2a7b1e4d8c06")]
+    pub instance_id: String,
     pub depth: Depth,
     /// How long the oldest pending event has waited, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -187,6 +196,7 @@ impl DeploymentReport {
                 let report = j.report().await?;
                 Some(JournalReport {
                     path: j.path().display().to_string(),
+                    instance_id: j.instance_id().to_string(),
                     depth: j.depth(),
                     oldest_pending_age_ms: report.oldest_pending_received_at.map(|t| (now.0 - t.0).max(0)),
                     last_delivery_at: report.last_settled_at,
@@ -263,6 +273,7 @@ pub async fn metrics(State(state): State<AppState>, _reader: Reader) -> Response
     let (journal_commit_seconds, journal_commit_events) = state.journal.commit_histograms();
     let gauges = Gauges {
         pending: depth.pending,
+        waiting: depth.waiting,
         oldest_pending_age_secs,
         journal_commit_seconds,
         journal_commit_events,

@@ -15,7 +15,8 @@ use super::extract::{JsonBytes, MaybeJsonBytes, PathKey, parse};
 use super::write::{Incoming, Submission, WriteContext, accept};
 use super::write_routes::WriteRoute;
 use crate::domain::{Event, EventId, Millis, Partition, SessionKey, Violation, ViolationCode};
-use crate::limits::{EVENT_BODY_MAX, JOURNAL_PAGE_MAX};
+use crate::ledger::read_session;
+use crate::limits::{EVENT_BODY_MAX, JOURNAL_PAGE_MAX, SESSION_LIST_MAX};
 
 /// Start Shoot: creates the `photoshoot_performance` session, or updates its
 /// title, notes and location while it is live.
@@ -133,10 +134,16 @@ pub struct SessionView {
     /// Why the view comes from the journal, when it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    /// The ledger's document: session, cameras, placements, events, stills.
+    /// The ledger's document: session, cameras, placements, events (in
+    /// timeline order), stills; read page by page.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub ledger: Option<serde_json::Value>,
+    /// The lists of `ledger` (`placements`, `events`, `stills`) cut at
+    /// 100,000 rows; absent when every list is whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["events"]))]
+    pub truncated: Option<Vec<String>>,
     /// The journal's entries of this session (journal view only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub journal: Option<Vec<EventStatus>>,
@@ -145,9 +152,11 @@ pub struct SessionView {
 /// Read a shoot back
 ///
 /// For operators (admin token). Answers the session as the ledger holds it
-/// (session, cameras, placements, director events, stills), or, while no
-/// ledger is configured or it is unreachable, the journal's entries for it,
-/// with `source` and a `note` saying which.
+/// (session, cameras, placements, director events in timeline order,
+/// stills), read page by page and assembled, each list up to 100,000 rows
+/// (`truncated` names a list cut there); or, while no ledger is configured
+/// or it is unreachable, the journal's entries for it, with `source` and a
+/// `note` saying which.
 #[utoipa::path(
     get, path = "/v1/sessions/{sessionKey}", tag = "sessions",
     params(("sessionKey" = SessionKey, Path, description = "The shoot")),
@@ -166,13 +175,21 @@ pub async fn get_session(
 ) -> Result<Json<SessionView>, ApiError> {
     let ledger_up = state.ledger.is_configured() && state.ledger.is_connected();
     if ledger_up {
-        match state.ledger.session(&session_key).await {
-            Ok(Some(doc)) => {
+        match read_session(state.ledger.as_ref(), &session_key).await {
+            Ok(Some(read)) => {
+                let truncated = (!read.truncated.is_empty())
+                    .then(|| read.truncated.iter().map(|l| l.as_str().to_string()).collect());
+                let note = truncated.as_ref().map(|_| {
+                    format!(
+                        "lists longer than {SESSION_LIST_MAX} rows are cut (see truncated); the journal reads page by page"
+                    )
+                });
                 return Ok(Json(SessionView {
                     session_key,
                     source: "ledger".into(),
-                    note: None,
-                    ledger: Some(doc),
+                    note,
+                    ledger: Some(read.document),
+                    truncated,
                     journal: None,
                 }));
             }
@@ -196,6 +213,7 @@ pub async fn get_session(
         source: "journal".into(),
         note: Some(note.into()),
         ledger: None,
+        truncated: None,
         journal: Some(entries),
     }))
 }

@@ -280,14 +280,16 @@ async fn append(state: &AppState, prepared: Prepared) -> Result<Vec<Appended>, A
 /// — a replay too, whatever the verdict since: a replay answers as the first
 /// answer did, with the current receipt in the body — and only after a
 /// `Prefer: wait` with its verdict: 201 applied, or the ledger's problem
-/// (409/422). A replay always says `Idempotent-Replayed: true`.
+/// (409/422); an event the ledger keeps waiting answers 202, as a pending
+/// one does, its receipt showing `waiting` and the verdict. A replay always
+/// says `Idempotent-Replayed: true`.
 fn respond(
     entries: Vec<(Entry, bool)>,
     new: usize,
     batch: bool,
     waited: Option<Duration>,
 ) -> Result<Response, ApiError> {
-    let settled = entries.iter().all(|(e, _)| e.status != Status::Pending);
+    let settled = entries.iter().all(|(e, _)| e.status.is_final());
     let mut response = if batch {
         let receipts: Vec<EventReceipt> = entries.iter().map(|(e, r)| EventReceipt::new(e, *r)).collect();
         let status = if waited.is_some() && settled { StatusCode::OK } else { StatusCode::ACCEPTED };
@@ -301,7 +303,8 @@ fn respond(
             && entry.status == Status::Rejected
             && let Some(v) = &entry.verdict
         {
-            let mut res = ApiError::Rejected { event_id: entry.envelope.event_id, verdict: v.clone() }.into_response();
+            let mut res =
+                ApiError::Rejected { event_id: entry.envelope.event_id, verdict: Box::new(v.clone()) }.into_response();
             if new == 0 {
                 res.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
             }
@@ -342,17 +345,19 @@ pub fn check(inc: &Incoming, now: Millis) -> Vec<Violation> {
     violations
 }
 
-/// Waits until every entry is settled or `wait` runs out, refreshing them.
+/// Waits until every entry is settled (delivered or rejected: a waiting
+/// entry is not, the ledger may still apply it) or `wait` runs out,
+/// refreshing them.
 async fn wait_for_verdicts(state: &AppState, entries: &mut [(Entry, bool)], wait: Duration) -> Result<(), ApiError> {
     let deadline = tokio::time::Instant::now() + wait;
     let mut settled = state.journal.settled_watch();
     loop {
-        for (entry, _) in entries.iter_mut().filter(|(e, _)| e.status == Status::Pending) {
+        for (entry, _) in entries.iter_mut().filter(|(e, _)| !e.status.is_final()) {
             if let Some(fresh) = state.journal.get(entry.envelope.event_id).await? {
                 *entry = fresh;
             }
         }
-        if entries.iter().all(|(e, _)| e.status != Status::Pending) {
+        if entries.iter().all(|(e, _)| e.status.is_final()) {
             return Ok(());
         }
         if tokio::time::timeout_at(deadline, settled.changed()).await.is_err() {

@@ -5,6 +5,7 @@
 //! one, every key, kind and range in it is valid by construction.
 
 mod event;
+mod journaled;
 mod keys;
 mod placement;
 mod time;
@@ -13,10 +14,11 @@ mod verdict;
 use std::fmt;
 
 pub use event::{CueKind, Envelope, Event, EventKind, Partition, Platform, Role, Transition, validate_event};
+pub use journaled::{InstanceId, InstanceIdError, Journaled};
 pub use keys::{CameraKey, DeviceId, EventId, HoldId, KeyError, SessionKey, StillId};
 pub use placement::{Orientation, PLACEMENT_NOTES_MAX, PLACEMENT_RANGES, Placement, Range};
 pub use time::{Millis, SenderClock, TimeError};
-pub use verdict::{Verdict, VerdictKind};
+pub use verdict::{Verdict, VerdictKind, WaitingFor};
 
 /// Why a field was refused: the `code` of a violation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]

@@ -72,6 +72,8 @@
 //!   checksummed.
 
 mod space;
+#[cfg(test)]
+mod status_tests;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -86,7 +88,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 use utoipa::ToSchema;
 
-use crate::domain::{Envelope, EventId, Millis, Verdict};
+use crate::domain::{Envelope, EventId, InstanceId, Journaled, Millis, Verdict};
 
 pub use space::{ByteSize, DEFAULT_RESERVE, MIN_MAX_SIZE, Reserve, StorageFault, StorageStatus, human, parse_max_size};
 pub use store::JOURNAL_APPLICATION_ID;
@@ -97,6 +99,9 @@ pub use store::JOURNAL_APPLICATION_ID;
 pub enum Status {
     /// Journaled, not yet settled by the ledger.
     Pending,
+    /// The ledger holds it until a prerequisite arrives (its verdict says
+    /// what it waits for); the forwarder asks after it until it settles.
+    Waiting,
     /// The ledger applied it (or had applied it before: a duplicate).
     Delivered,
     /// The ledger refused it; the verdict says why. Kept, never dropped.
@@ -107,14 +112,21 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
+            Status::Waiting => "waiting",
             Status::Delivered => "delivered",
             Status::Rejected => "rejected",
         }
     }
 
+    /// Whether the ledger's verdict is final: delivered or rejected.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Delivered | Status::Rejected)
+    }
+
     fn parse(s: &str) -> Option<Self> {
         match s {
             "pending" => Some(Status::Pending),
+            "waiting" => Some(Status::Waiting),
             "delivered" => Some(Status::Delivered),
             "rejected" => Some(Status::Rejected),
             _ => None,
@@ -133,6 +145,18 @@ pub struct Entry {
     pub attempts: u32,
     pub last_error: Option<String>,
     pub settled_at: Option<Millis>,
+}
+
+impl Entry {
+    /// The event as the ledger receives it from the journal `instance`.
+    pub fn journaled(&self, instance: &InstanceId) -> Journaled {
+        Journaled {
+            envelope: self.envelope.clone(),
+            instance: instance.clone(),
+            // Journal seqs are SQLite rowids, 1 and up (checked on read).
+            seq: u64::try_from(self.seq).unwrap_or_default(),
+        }
+    }
 }
 
 /// An event to append, with the fingerprint of its request content.
@@ -188,6 +212,8 @@ impl Appended {
 #[serde(rename_all = "camelCase")]
 pub struct Depth {
     pub pending: u64,
+    /// Entries the ledger keeps waiting for a prerequisite.
+    pub waiting: u64,
     pub delivered: u64,
     pub rejected: u64,
 }
@@ -264,6 +290,7 @@ impl Default for JournalOptions {
 
 struct Shared {
     pending: AtomicU64,
+    waiting: AtomicU64,
     delivered: AtomicU64,
     rejected: AtomicU64,
     commits: AtomicU64,
@@ -287,6 +314,7 @@ pub struct Journal {
     reader: Arc<Mutex<Connection>>,
     shared: Arc<Shared>,
     path: Arc<PathBuf>,
+    instance: Arc<InstanceId>,
     writer_thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
@@ -304,11 +332,13 @@ impl Journal {
         if let Some(max) = options.max_bytes {
             store::cap_size(&write_conn, max)?;
         }
+        let instance = store::instance_id(&write_conn, path)?;
         let depth = store::depth(&write_conn)?;
         let reader = store::open_reader(path)?;
         let (settled, _) = watch::channel(0);
         let shared = Arc::new(Shared {
             pending: AtomicU64::new(depth.pending),
+            waiting: AtomicU64::new(depth.waiting),
             delivered: AtomicU64::new(depth.delivered),
             rejected: AtomicU64::new(depth.rejected),
             commits: AtomicU64::new(0),
@@ -325,12 +355,19 @@ impl Journal {
             reader: Arc::new(Mutex::new(reader)),
             shared,
             path: Arc::new(path.to_path_buf()),
+            instance: Arc::new(instance),
             writer_thread: Arc::new(Mutex::new(Some(thread))),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The journal's stable instance id (kept in the journal file): with
+    /// each entry's seq, where the ledger learns an event was journaled.
+    pub fn instance_id(&self) -> &InstanceId {
+        &self.instance
     }
 
     /// Journals a batch atomically: either every event is committed (new or
@@ -340,11 +377,19 @@ impl Journal {
         self.ask(|reply| writer::Command::Op(writer::Op::Append { entries, reply })).await?
     }
 
-    /// Records the ledger's verdicts (by journal seq). `attempts` counts
-    /// only failed rounds ([`Journal::record_failure`]): an event settled on
-    /// its first try reads 0.
+    /// Records the ledger's verdicts (by journal seq) on pending or waiting
+    /// entries: a `waiting` verdict makes the entry waiting (the forwarder
+    /// no longer sends it, it asks after it), any other settles it.
+    /// `attempts` counts only failed rounds ([`Journal::record_failure`]):
+    /// an event settled on its first try reads 0.
     pub async fn settle(&self, verdicts: Vec<(i64, Verdict)>) -> Result<(), JournalError> {
         self.ask(|reply| writer::Command::Op(writer::Op::Settle { verdicts, reply })).await?
+    }
+
+    /// Puts waiting entries back to pending, to be sent again (the ledger
+    /// has no receipt of them). Returns how many were waiting.
+    pub async fn unwait(&self, seqs: Vec<i64>) -> Result<u64, JournalError> {
+        self.ask(|reply| writer::Command::Op(writer::Op::Unwait { seqs, reply })).await?
     }
 
     /// Notes a failed delivery attempt of these entries (they stay pending).
@@ -390,6 +435,12 @@ impl Journal {
         self.read(move |c| store::pending(c, after_seq, limit)).await
     }
 
+    /// The oldest waiting entries in journal order, skipping those with
+    /// seq <= `after_seq`.
+    pub async fn waiting(&self, after_seq: i64, limit: u32) -> Result<Vec<Entry>, JournalError> {
+        self.read(move |c| store::waiting(c, after_seq, limit)).await
+    }
+
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, JournalError> + Send + 'static,
@@ -412,6 +463,7 @@ impl Journal {
     pub fn depth(&self) -> Depth {
         Depth {
             pending: self.shared.pending.load(Ordering::Relaxed),
+            waiting: self.shared.waiting.load(Ordering::Relaxed),
             delivered: self.shared.delivered.load(Ordering::Relaxed),
             rejected: self.shared.rejected.load(Ordering::Relaxed),
         }

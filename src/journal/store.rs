@@ -5,15 +5,21 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use super::{Depth, Entry, JournalError, Prepared, Report, Status};
-use crate::domain::{Envelope, EventId, Millis, Verdict};
+use crate::domain::{Envelope, EventId, InstanceId, Millis, Verdict};
 
 /// Written to SQLite's `application_id` header field, so that a journal is
 /// told apart from any other SQLite file ("SHLG").
 pub const JOURNAL_APPLICATION_ID: i32 = 0x5348_4C47;
-const SCHEMA_VERSION: i32 = 1;
+/// 1: entries. 2: the `meta` table (the journal's instance id). 3: an
+/// entry may be `waiting`, and the settled index holds only delivered and
+/// rejected entries (a journal of 1 or 2 is rebuilt at open, [`migrate`]).
+const SCHEMA_VERSION: i32 = 3;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS entries (
+/// The entries table, under a name (the migration builds it beside the
+/// old one).
+fn entries_table(name: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {name} (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id     TEXT    NOT NULL UNIQUE,
     partition    TEXT    NOT NULL,
@@ -21,16 +27,57 @@ CREATE TABLE IF NOT EXISTS entries (
     fingerprint  BLOB    NOT NULL,
     envelope     TEXT    NOT NULL,
     received_at  INTEGER NOT NULL,
-    status       TEXT    NOT NULL CHECK (status IN ('pending', 'delivered', 'rejected')),
+    status       TEXT    NOT NULL CHECK (status IN ('pending', 'waiting', 'delivered', 'rejected')),
     verdict      TEXT,
     attempts     INTEGER NOT NULL DEFAULT 0,
     last_error   TEXT,
     settled_at   INTEGER
-);
+);"
+    )
+}
+
+const INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS entries_pending ON entries (seq) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS entries_waiting ON entries (seq) WHERE status = 'waiting';
 CREATE INDEX IF NOT EXISTS entries_partition ON entries (partition, seq);
-CREATE INDEX IF NOT EXISTS entries_settled ON entries (settled_at) WHERE status != 'pending';
+CREATE INDEX IF NOT EXISTS entries_settled ON entries (settled_at) WHERE status IN ('delivered', 'rejected');
+CREATE TABLE IF NOT EXISTS meta (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+) WITHOUT ROWID;
 ";
+
+/// Brings a journal of an older schema to this one, in one transaction:
+/// the entries table is rebuilt with the `waiting` status (SQLite cannot
+/// change a CHECK in place), keeping every row, its seq and the
+/// AUTOINCREMENT high-water mark, so that no seq is ever reused.
+fn migrate(conn: &Connection, version: i32) -> Result<(), JournalError> {
+    let has_entries: bool =
+        conn.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'entries'", [], |r| {
+            r.get(0)
+        })?;
+    if version >= 3 || !has_entries {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    tx.execute_batch(&entries_table("entries_v3"))?;
+    tx.execute_batch(
+        "INSERT INTO entries_v3 (seq, event_id, partition, kind, fingerprint, envelope, received_at, status,
+                                 verdict, attempts, last_error, settled_at)
+           SELECT seq, event_id, partition, kind, fingerprint, envelope, received_at, status,
+                  verdict, attempts, last_error, settled_at FROM entries;
+         DELETE FROM sqlite_sequence WHERE name = 'entries_v3';
+         INSERT INTO sqlite_sequence (name, seq) SELECT 'entries_v3', seq FROM sqlite_sequence WHERE name = 'entries';
+         DROP TABLE entries;
+         ALTER TABLE entries_v3 RENAME TO entries;",
+    )?;
+    tx.pragma_update(None, "user_version", 3)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The `meta` key of the journal's instance id.
+const INSTANCE_ID_KEY: &str = "instance_id";
 
 fn pragmas(conn: &Connection) -> Result<(), JournalError> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -67,10 +114,27 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection, JournalError> {
             "journal schema version {version} is newer than this build knows ({SCHEMA_VERSION})"
         )));
     }
-    conn.execute_batch(SCHEMA)?;
+    migrate(&conn, version)?;
+    conn.execute_batch(&entries_table("entries"))?;
+    conn.execute_batch(INDEXES)?;
     conn.pragma_update(None, "application_id", JOURNAL_APPLICATION_ID)?;
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(conn)
+}
+
+/// The journal's instance id: made once, when the journal is created (or,
+/// for a journal from before instance ids, when it is first opened), and
+/// kept in its `meta` table.
+pub(super) fn instance_id(conn: &Connection, path: &Path) -> Result<InstanceId, JournalError> {
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
+        params![INSTANCE_ID_KEY, InstanceId::new_random().as_str()],
+    )?;
+    let stored: String = conn.query_row("SELECT value FROM meta WHERE key = ?1", [INSTANCE_ID_KEY], |r| r.get(0))?;
+    InstanceId::parse(stored.clone()).map_err(|e| JournalError::NotAJournal {
+        path: path.to_path_buf(),
+        reason: format!("its instance id {stored:?} is malformed: {e}"),
+    })
 }
 
 /// Caps the database at `max_bytes` (`max_page_count`; SQLite keeps it no
@@ -150,6 +214,7 @@ pub(super) fn depth(conn: &Connection) -> Result<Depth, JournalError> {
         let n = u64::try_from(n).unwrap_or(0);
         match Status::parse(&status) {
             Some(Status::Pending) => d.pending = n,
+            Some(Status::Waiting) => d.waiting = n,
             Some(Status::Delivered) => d.delivered = n,
             Some(Status::Rejected) => d.rejected = n,
             None => {}
@@ -172,7 +237,9 @@ pub(super) fn oldest_pending(conn: &Connection) -> Result<Option<Millis>, Journa
 pub(super) fn report(conn: &Connection) -> Result<Report, JournalError> {
     let oldest = oldest_pending(conn)?;
     let last: Option<i64> =
-        conn.query_row("SELECT max(settled_at) FROM entries WHERE status != 'pending'", [], |r| r.get(0))?;
+        conn.query_row("SELECT max(settled_at) FROM entries WHERE status IN ('delivered', 'rejected')", [], |r| {
+            r.get(0)
+        })?;
     let mut stmt = conn.prepare(
         "SELECT coalesce(json_extract(verdict, '$.code'), ''), count(*) FROM entries \
          WHERE status = 'rejected' GROUP BY 1",
@@ -197,6 +264,9 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Entry, JournalError>
     let last_error: Option<String> = row.get(5)?;
     let settled_at: Option<i64> = row.get(6)?;
     Ok((|| {
+        if seq < 1 {
+            return Err(JournalError::Decode(format!("entry {seq}: a seq below 1")));
+        }
         let envelope: Envelope =
             serde_json::from_str(&envelope).map_err(|e| JournalError::Decode(format!("entry {seq}: {e}")))?;
         let status =
@@ -293,22 +363,52 @@ pub(super) fn pending(conn: &Connection, after_seq: i64, limit: u32) -> Result<V
     collect(stmt.query(params![after_seq, limit])?)
 }
 
-/// Settles one pending entry; returns its new status, or None when it was
-/// not pending (already settled: nothing changes).
+pub(super) fn waiting(conn: &Connection, after_seq: i64, limit: u32) -> Result<Vec<Entry>, JournalError> {
+    let sql =
+        format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE status = 'waiting' AND seq > ?1 ORDER BY seq LIMIT ?2");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    collect(stmt.query(params![after_seq, limit])?)
+}
+
+/// Records a verdict on one pending or waiting entry: `waiting` keeps it
+/// (with the verdict, no settlement time), any other settles it. Returns
+/// its status before and after, or None when it was neither pending nor
+/// waiting (already settled: nothing changes).
 pub(super) fn settle(
     conn: &Connection,
     seq: i64,
     verdict: &Verdict,
     now: Millis,
-) -> Result<Option<Status>, JournalError> {
-    let status = if verdict.is_rejection() { Status::Rejected } else { Status::Delivered };
+) -> Result<Option<(Status, Status)>, JournalError> {
+    let before: Option<String> =
+        conn.prepare_cached("SELECT status FROM entries WHERE seq = ?1")?.query_row([seq], |r| r.get(0)).optional()?;
+    let Some(before) = before.as_deref().and_then(Status::parse).filter(|s| !s.is_final()) else {
+        return Ok(None);
+    };
+    let (after, settled_at) = if verdict.is_waiting() {
+        (Status::Waiting, None)
+    } else if verdict.is_rejection() {
+        (Status::Rejected, Some(now.0))
+    } else {
+        (Status::Delivered, Some(now.0))
+    };
     let json = serde_json::to_string(verdict).map_err(|e| JournalError::Decode(e.to_string()))?;
     let mut stmt = conn.prepare_cached(
         "UPDATE entries SET status = ?2, verdict = ?3, last_error = NULL, settled_at = ?4
-         WHERE seq = ?1 AND status = 'pending'",
+         WHERE seq = ?1 AND status IN ('pending', 'waiting')",
     )?;
-    let n = stmt.execute(params![seq, status.as_str(), json, now.0])?;
-    Ok((n == 1).then_some(status))
+    let n = stmt.execute(params![seq, after.as_str(), json, settled_at])?;
+    Ok((n == 1).then_some((before, after)))
+}
+
+/// Puts a waiting entry back to pending (the ledger has no receipt of it:
+/// it is sent again). Whether it was waiting.
+pub(super) fn unwait(conn: &Connection, seq: i64) -> Result<bool, JournalError> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE entries SET status = 'pending', verdict = NULL, settled_at = NULL
+         WHERE seq = ?1 AND status = 'waiting'",
+    )?;
+    Ok(stmt.execute([seq])? == 1)
 }
 
 pub(super) fn record_failure(conn: &Connection, seq: i64, error: &str) -> Result<(), JournalError> {
@@ -330,7 +430,7 @@ pub(super) fn compact(conn: &Connection, before: Millis) -> Result<(u64, u64), J
     };
     let delivered = count("delivered")?;
     let rejected = count("rejected")?;
-    conn.execute("DELETE FROM entries WHERE status != 'pending' AND settled_at < ?1", [before.0])?;
+    conn.execute("DELETE FROM entries WHERE status IN ('delivered', 'rejected') AND settled_at < ?1", [before.0])?;
     Ok((delivered, rejected))
 }
 

@@ -26,7 +26,8 @@ fn applied() -> Verdict {
         code: None,
         message: Some("applied by the test".into()),
         original: None,
-        sequence: Some(1),
+        timeline: Some("001764531000000.0123456789abcdef.000000000001".into()),
+        waiting_for: None,
         ledger_ids: Default::default(),
     }
 }

@@ -39,6 +39,10 @@ pub(super) enum Op {
         error: String,
         reply: Reply<()>,
     },
+    Unwait {
+        seqs: Vec<i64>,
+        reply: Reply<u64>,
+    },
     Compact {
         before: Millis,
         reply: Reply<u64>,
@@ -222,7 +226,7 @@ fn refuse(op: Op, f: &Failure, health: &Health) {
         Op::Settle { reply, .. } | Op::Failure { reply, .. } | Op::Probe { reply, .. } => {
             Done::Unit(reply, Err(f.error()))
         }
-        Op::Compact { reply, .. } | Op::Requeue { reply, .. } | Op::Shed { reply, .. } => {
+        Op::Compact { reply, .. } | Op::Requeue { reply, .. } | Op::Shed { reply, .. } | Op::Unwait { reply, .. } => {
             Done::Count(reply, Err(f.error()))
         }
     };
@@ -233,10 +237,23 @@ fn refuse(op: Op, f: &Failure, health: &Health) {
 #[derive(Default)]
 struct Delta {
     pending: i64,
+    waiting: i64,
     delivered: i64,
     rejected: i64,
     settled_any: bool,
     recount: bool,
+}
+
+impl Delta {
+    /// The counter of a status.
+    fn count(&mut self, status: Status) -> &mut i64 {
+        match status {
+            Status::Pending => &mut self.pending,
+            Status::Waiting => &mut self.waiting,
+            Status::Delivered => &mut self.delivered,
+            Status::Rejected => &mut self.rejected,
+        }
+    }
 }
 
 impl Writer {
@@ -382,6 +399,10 @@ impl Writer {
             Op::Failure { seqs, error, reply } => {
                 Done::Unit(reply, seqs.iter().try_for_each(|s| store::record_failure(&self.conn, *s, &error)))
             }
+            Op::Unwait { seqs, reply } => {
+                let r = self.unwait(&seqs, &mut local);
+                Done::Count(reply, r)
+            }
             Op::Compact { before, reply } => {
                 local.recount = true;
                 Done::Count(reply, store::compact(&self.conn, before).map(|(d, r)| d + r))
@@ -413,6 +434,7 @@ impl Writer {
                 self.exec("RELEASE cmd");
             }
             delta.pending += local.pending;
+            delta.waiting += local.waiting;
             delta.delivered += local.delivered;
             delta.rejected += local.rejected;
             delta.settled_any |= local.settled_any;
@@ -465,15 +487,27 @@ impl Writer {
     fn settle(&mut self, verdicts: Vec<(i64, Verdict)>, delta: &mut Delta) -> Result<(), JournalError> {
         let now = Millis::now();
         for (seq, verdict) in verdicts {
-            match store::settle(&self.conn, seq, &verdict, now)? {
-                Some(Status::Delivered) => delta.delivered += 1,
-                Some(Status::Rejected) => delta.rejected += 1,
-                Some(Status::Pending) | None => continue,
-            }
-            delta.pending -= 1;
+            let Some((before, after)) = store::settle(&self.conn, seq, &verdict, now)? else {
+                continue;
+            };
+            *delta.count(before) -= 1;
+            *delta.count(after) += 1;
             delta.settled_any = true;
         }
         Ok(())
+    }
+
+    fn unwait(&mut self, seqs: &[i64], delta: &mut Delta) -> Result<u64, JournalError> {
+        let mut n = 0;
+        for seq in seqs {
+            if store::unwait(&self.conn, *seq)? {
+                n += 1;
+            }
+        }
+        delta.waiting -= n;
+        delta.pending += n;
+        delta.settled_any |= n > 0;
+        Ok(n as u64)
     }
 
     fn apply(&self, delta: Delta) {
@@ -482,11 +516,13 @@ impl Writer {
         if delta.recount {
             if let Ok(d) = store::depth(&self.conn) {
                 s.pending.store(d.pending, Ordering::Relaxed);
+                s.waiting.store(d.waiting, Ordering::Relaxed);
                 s.delivered.store(d.delivered, Ordering::Relaxed);
                 s.rejected.store(d.rejected, Ordering::Relaxed);
             }
         } else {
             add(&s.pending, delta.pending);
+            add(&s.waiting, delta.waiting);
             add(&s.delivered, delta.delivered);
             add(&s.rejected, delta.rejected);
         }

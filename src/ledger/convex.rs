@@ -25,14 +25,23 @@ use convex::{ConvexClient, ConvexClientBuilder, FunctionResult, Value, WebSocket
 use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 
-use super::{BoxFuture, CONTRACT_VERSION, Deployment, Ledger, LedgerError, LedgerState, LedgerStatus};
-use crate::domain::{Envelope, Millis, SessionKey, Verdict, VerdictKind};
-use crate::limits::{LEDGER_HANDSHAKE_TIMEOUT, LEDGER_READ_TIMEOUT};
+use super::{
+    BoxFuture, CONTRACT_VERSION, Deployment, Ledger, LedgerError, LedgerState, LedgerStatus, Page, SessionList, Settled,
+};
+use crate::domain::{EventId, Journaled, Millis, SessionKey, Verdict, VerdictKind, WaitingFor};
+use crate::limits::{LEDGER_HANDSHAKE_TIMEOUT, LEDGER_READ_PAGE, LEDGER_READ_TIMEOUT};
 
 /// The mutation that applies a batch (`convex/ingest.ts`).
 pub const APPLY_BATCH: &str = "ingest:applyBatch";
-/// The query that reads a session's ledger (`convex/ledger.ts`).
-pub const SESSION_QUERY: &str = "ledger:session";
+/// The mutation that answers the current verdicts of waiting events
+/// (`convex/ingest.ts`).
+pub const SETTLE: &str = "ingest:settle";
+/// The paged reads of a session (`convex/ledger.ts`): its header (the
+/// session and its cameras), then its lists a page at a time.
+pub const SESSION_HEADER: &str = "ledger:sessionHeader";
+pub const SESSION_EVENTS: &str = "ledger:sessionEvents";
+pub const SESSION_STILLS: &str = "ledger:sessionStills";
+pub const SESSION_PLACEMENTS: &str = "ledger:sessionPlacements";
 /// The query that reads one event's receipt (`convex/ledger.ts`): the
 /// harmless round trip of `shootlog check`.
 pub const RECEIPT_QUERY: &str = "ledger:receipt";
@@ -348,7 +357,9 @@ struct WireVerdictBody {
     #[serde(default)]
     original: Option<VerdictKind>,
     #[serde(default)]
-    sequence: Option<f64>,
+    timeline: Option<String>,
+    #[serde(default)]
+    waiting_for: Option<WaitingFor>,
     #[serde(default)]
     ledger_ids: BTreeMap<String, String>,
 }
@@ -358,8 +369,65 @@ struct WireBatchResult {
     verdicts: Vec<WireVerdict>,
 }
 
+impl WireVerdictBody {
+    fn into_verdict(self) -> Verdict {
+        Verdict {
+            verdict: self.verdict,
+            code: self.code,
+            message: self.message,
+            original: self.original,
+            timeline: self.timeline,
+            waiting_for: self.waiting_for,
+            ledger_ids: self.ledger_ids,
+        }
+    }
+}
+
+/// One answer of `ingest:settle`: a verdict, or `missing` (the ledger has
+/// no receipt), as `{"verdict": "missing"}` or the bare string.
+fn settled_of(id: &EventId, answer: serde_json::Value) -> Result<Settled, LedgerError> {
+    let missing = |v: &serde_json::Value| v.as_str() == Some("missing");
+    if missing(&answer) || answer.get("verdict").is_some_and(missing) {
+        return Ok(Settled::Missing);
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct WireSettled {
+        #[serde(default)]
+        event_id: Option<String>,
+        #[serde(flatten)]
+        verdict: WireVerdictBody,
+    }
+    let w: WireSettled =
+        serde_json::from_value(answer).map_err(|e| LedgerError::Protocol(format!("settle result: {e}")))?;
+    if let Some(theirs) = &w.event_id
+        && *theirs != id.to_string()
+    {
+        return Err(LedgerError::Protocol(format!("settle answered {theirs} where {id} was asked")));
+    }
+    Ok(Settled::Verdict(w.verdict.into_verdict()))
+}
+
+/// Matches `ingest:settle`'s answer to the ids asked, in order.
+fn settled_for(ids: &[EventId], answer: serde_json::Value) -> Result<Vec<Settled>, LedgerError> {
+    #[derive(Deserialize)]
+    struct WireSettleResult {
+        verdicts: Vec<serde_json::Value>,
+    }
+    let result: WireSettleResult =
+        serde_json::from_value(answer).map_err(|e| LedgerError::Protocol(format!("settle result: {e}")))?;
+    if result.verdicts.len() != ids.len() {
+        return Err(LedgerError::Protocol(format!(
+            "settle answered {} verdicts for {} events",
+            result.verdicts.len(),
+            ids.len()
+        )));
+    }
+    ids.iter().zip(result.verdicts).map(|(id, v)| settled_of(id, v)).collect()
+}
+
 /// Matches the ledger's answer to the events sent, by event id, in order.
-fn verdicts_for(events: &[Envelope], answer: serde_json::Value) -> Result<Vec<Verdict>, LedgerError> {
+fn verdicts_for(events: &[Journaled], answer: serde_json::Value) -> Result<Vec<Verdict>, LedgerError> {
     let result: WireBatchResult =
         serde_json::from_value(answer).map_err(|e| LedgerError::Protocol(format!("applyBatch result: {e}")))?;
     let mut by_id: HashMap<String, WireVerdictBody> =
@@ -367,18 +435,25 @@ fn verdicts_for(events: &[Envelope], answer: serde_json::Value) -> Result<Vec<Ve
     events
         .iter()
         .map(|e| {
-            let id = e.event_id.to_string();
+            let id = e.envelope.event_id.to_string();
             let w = by_id.remove(&id).ok_or_else(|| LedgerError::Protocol(format!("no verdict for event {id}")))?;
-            Ok(Verdict {
-                verdict: w.verdict,
-                code: w.code,
-                message: w.message,
-                original: w.original,
-                sequence: w.sequence.filter(|s| s.is_finite() && *s >= 0.0).map(|s| s as u64),
-                ledger_ids: w.ledger_ids,
-            })
+            Ok(w.into_verdict())
         })
         .collect()
+}
+
+/// A page as Convex's pagination answers it.
+fn page_of(name: &str, answer: serde_json::Value) -> Result<Page, LedgerError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct WirePage {
+        page: Vec<serde_json::Value>,
+        is_done: bool,
+        #[serde(default)]
+        continue_cursor: Option<String>,
+    }
+    let w: WirePage = serde_json::from_value(answer).map_err(|e| LedgerError::Protocol(format!("{name}: {e}")))?;
+    Ok(Page { rows: w.page, is_done: w.is_done, cursor: w.continue_cursor })
 }
 
 impl Ledger for ConvexLedger {
@@ -406,7 +481,7 @@ impl Ledger for ConvexLedger {
         Some(rest.split('/').next().unwrap_or(rest).to_string())
     }
 
-    fn apply_batch<'a>(&'a self, events: &'a [Envelope]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>> {
+    fn apply_batch<'a>(&'a self, events: &'a [Journaled]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>> {
         Box::pin(async move {
             let wire = serde_json::to_value(events).map_err(|e| LedgerError::Protocol(e.to_string()))?;
             let wire = Value::try_from(wire).map_err(|e| LedgerError::Protocol(e.to_string()))?;
@@ -416,12 +491,53 @@ impl Ledger for ConvexLedger {
         })
     }
 
-    fn session<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>> {
+    fn settle<'a>(&'a self, ids: &'a [EventId], grace: Duration) -> BoxFuture<'a, Result<Vec<Settled>, LedgerError>> {
+        Box::pin(async move {
+            let wire: Vec<Value> = ids.iter().map(|id| Value::from(id.to_string())).collect();
+            let args = BTreeMap::from([
+                ("eventIds".to_string(), Value::Array(wire)),
+                ("graceMs".to_string(), Value::from(grace.as_millis() as f64)),
+            ]);
+            let answer = self.call(false, true, SETTLE, args, self.settings.call_timeout).await?;
+            settled_for(ids, answer)
+        })
+    }
+
+    fn session_header<'a>(
+        &'a self,
+        key: &'a SessionKey,
+    ) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>> {
         Box::pin(async move {
             let args = BTreeMap::from([("sessionKey".to_string(), Value::from(key.as_str().to_string()))]);
             let timeout = LEDGER_READ_TIMEOUT.min(self.settings.call_timeout);
-            let answer = self.call(true, false, SESSION_QUERY, args, timeout).await?;
+            let answer = self.call(true, false, SESSION_HEADER, args, timeout).await?;
             Ok((!answer.is_null()).then_some(answer))
+        })
+    }
+
+    fn session_page<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        list: SessionList,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, LedgerError>> {
+        Box::pin(async move {
+            let name = match list {
+                SessionList::Events => SESSION_EVENTS,
+                SessionList::Stills => SESSION_STILLS,
+                SessionList::Placements => SESSION_PLACEMENTS,
+            };
+            let pagination = BTreeMap::from([
+                ("numItems".to_string(), Value::from(f64::from(LEDGER_READ_PAGE))),
+                ("cursor".to_string(), cursor.map_or(Value::Null, |c| Value::from(c.to_string()))),
+            ]);
+            let args = BTreeMap::from([
+                ("sessionKey".to_string(), Value::from(key.as_str().to_string())),
+                ("paginationOpts".to_string(), Value::Object(pagination)),
+            ]);
+            let timeout = LEDGER_READ_TIMEOUT.min(self.settings.call_timeout);
+            let answer = self.call(true, false, name, args, timeout).await?;
+            page_of(name, answer)
         })
     }
 
@@ -439,6 +555,62 @@ impl Ledger for ConvexLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn journaled(label: &str, seq: u64) -> Journaled {
+        use crate::domain::{Envelope, Event, EventId, InstanceId};
+        Journaled {
+            envelope: Envelope {
+                event_id: EventId::new_random(),
+                at: Millis(1_764_531_000_000),
+                received_at: Millis(1_764_531_000_000),
+                event: Event::Marker { session_key: SessionKey::parse("s").expect("key"), label: label.into() },
+            },
+            instance: InstanceId::parse("i1").expect("instance"),
+            seq,
+        }
+    }
+
+    #[test]
+    fn verdicts_carry_the_timeline_key_and_what_a_waiting_event_waits_for() {
+        let events = [journaled("a", 1), journaled("b", 2)];
+        let (a, b) = (events[0].envelope.event_id.to_string(), events[1].envelope.event_id.to_string());
+        let answer = serde_json::json!({"verdicts": [
+            {"eventId": b, "verdict": "waiting", "code": "camera_not_in_session",
+             "timeline": "001764531000000.i1.000000000002", "waitingFor": {"kind": "camera", "key": "s/hero"}},
+            {"eventId": a, "verdict": "applied", "timeline": "001764531000000.i1.000000000001",
+             "ledgerIds": {"productionDirectorEvents": "x1"}},
+        ]});
+        let verdicts = verdicts_for(&events, answer).expect("verdicts");
+        assert_eq!(verdicts[0].verdict, VerdictKind::Applied);
+        assert_eq!(verdicts[0].timeline.as_deref(), Some("001764531000000.i1.000000000001"));
+        assert_eq!(verdicts[0].waiting_for, None);
+        assert!(verdicts[1].is_waiting() && !verdicts[1].is_rejection());
+        assert_eq!(verdicts[1].code.as_deref(), Some("camera_not_in_session"));
+        assert_eq!(verdicts[1].waiting_for, Some(WaitingFor { kind: "camera".into(), key: "s/hero".into() }));
+        let json = serde_json::to_value(&verdicts[1]).expect("json");
+        assert_eq!(json["waitingFor"]["kind"], "camera");
+        assert_eq!(json["verdict"], "waiting");
+    }
+
+    #[test]
+    fn settle_answers_verdicts_or_missing_in_the_order_asked() {
+        let ids = [EventId::new_random(), EventId::new_random(), EventId::new_random()];
+        let answer = serde_json::json!({"verdicts": [
+            {"eventId": ids[0].to_string(), "verdict": "applied", "timeline": "t0"},
+            {"eventId": ids[1].to_string(), "verdict": "missing"},
+            {"verdict": "rejected", "code": "camera_not_in_session", "message": "no camera hero"},
+        ]});
+        let settled = settled_for(&ids, answer).expect("answers");
+        assert!(matches!(&settled[0], Settled::Verdict(v) if v.verdict == VerdictKind::Applied));
+        assert_eq!(settled[1], Settled::Missing);
+        assert!(matches!(&settled[2], Settled::Verdict(v) if v.is_rejection()));
+        let bare = serde_json::json!({"verdicts": ["missing"]});
+        assert_eq!(settled_for(&ids[..1], bare).expect("bare"), vec![Settled::Missing]);
+        let short = serde_json::json!({"verdicts": []});
+        assert!(matches!(settled_for(&ids[..1], short), Err(LedgerError::Protocol(_))));
+        let swapped = serde_json::json!({"verdicts": [{"eventId": ids[1].to_string(), "verdict": "applied"}]});
+        assert!(matches!(settled_for(&ids[..1], swapped), Err(LedgerError::Protocol(_))));
+    }
 
     #[test]
     fn the_http_api_lives_beside_the_sync_socket() {

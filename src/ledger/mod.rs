@@ -1,8 +1,9 @@
 //! The ledger: where settled history lives. A sink trait, its Convex
 //! implementation, and the embedded default (no ledger configured).
 //!
-//! The ledger knows only `domain`: it takes journaled envelopes and answers
-//! one [`Verdict`] per event, in order.
+//! The ledger knows only `domain`: it takes journaled events (envelopes
+//! with their journal's instance id and seq, [`Journaled`]) and answers one
+//! [`Verdict`] per event, in order.
 //!
 //! # Whose fault a failure is
 //!
@@ -16,15 +17,20 @@
 //! settled. In every other state events stay pending in the journal.
 
 mod convex;
+mod session;
 
 use std::future::Future;
 use std::pin::Pin;
 
 use serde::Serialize;
 
-use crate::domain::{Envelope, Millis, SessionKey, Verdict};
+use crate::domain::{EventId, Journaled, Millis, SessionKey, Verdict};
 
-pub use self::convex::{APPLY_BATCH, ConvexLedger, ConvexSettings, HANDSHAKE, RECEIPT_QUERY, SESSION_QUERY};
+pub use self::convex::{
+    APPLY_BATCH, ConvexLedger, ConvexSettings, HANDSHAKE, RECEIPT_QUERY, SESSION_EVENTS, SESSION_HEADER,
+    SESSION_PLACEMENTS, SESSION_STILLS, SETTLE,
+};
+pub use self::session::{Page, SessionList, SessionRead, read_session};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -50,8 +56,38 @@ pub enum LedgerError {
 /// functions: what `ingest:applyBatch` takes and answers, and the rules it
 /// keeps. Defined once here and once in `convex/contract.ts`
 /// (`tests/limits.rs` fails when they differ); bumped by any change that
-/// an older deployment or an older service could not follow.
-pub const CONTRACT_VERSION: u32 = 1;
+/// an older deployment or an older service could not follow. Version 2:
+/// order independence (`migrations-notes/0003-order-independence.md`).
+pub const CONTRACT_VERSION: u32 = 2;
+
+/// The size of an event's JSON on the wire (`WireEvent`, as
+/// `ingest:applyBatch` measures its batches), without building it.
+pub fn wire_len(event: &Journaled) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing into a counter cannot fail; a value serde refuses would fail
+    // the call itself.
+    let _ = serde_json::to_writer(&mut count, event);
+    count.0
+}
+
+/// What the ledger says of an event it was asked after (`ingest:settle`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settled {
+    /// Its current verdict: applied, rejected, or still waiting.
+    Verdict(Verdict),
+    /// The ledger has no receipt of it: it is to be sent again.
+    Missing,
+}
 
 /// How the ledger stands, as the last handshake found it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -165,11 +201,32 @@ pub trait Ledger: Send + Sync + 'static {
     }
 
     /// Applies events in order; answers one verdict per event, same order.
-    fn apply_batch<'a>(&'a self, events: &'a [Envelope]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>>;
+    fn apply_batch<'a>(&'a self, events: &'a [Journaled]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>>;
 
-    /// A session's whole ledger (session, cameras, placements, events,
-    /// stills), or `None` if the ledger has no such session.
-    fn session<'a>(&'a self, key: &'a SessionKey) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>>;
+    /// The current verdicts of events the ledger answered `waiting` for,
+    /// same order; waiting events of the list whose session was completed
+    /// more than `grace` ago are rejected first (`ingest:settle`).
+    fn settle<'a>(
+        &'a self,
+        events: &'a [EventId],
+        grace: std::time::Duration,
+    ) -> BoxFuture<'a, Result<Vec<Settled>, LedgerError>>;
+
+    /// A session's header, `{ session, cameras }`, or `None` if the ledger
+    /// has no such session (`ledger:sessionHeader`).
+    fn session_header<'a>(
+        &'a self,
+        key: &'a SessionKey,
+    ) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>>;
+
+    /// One page of one of a session's lists, from `cursor` (`None`: the
+    /// first page); see [`read_session`] for the whole session.
+    fn session_page<'a>(
+        &'a self,
+        key: &'a SessionKey,
+        list: SessionList,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, LedgerError>>;
 
     /// One harmless read over the same path as the writes (an event
     /// receipt nobody has): how long the round trip took.
@@ -197,11 +254,31 @@ impl Ledger for NoLedger {
         Box::pin(async { self.status() })
     }
 
-    fn apply_batch<'a>(&'a self, _: &'a [Envelope]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>> {
+    fn apply_batch<'a>(&'a self, _: &'a [Journaled]) -> BoxFuture<'a, Result<Vec<Verdict>, LedgerError>> {
         Box::pin(async { Err(LedgerError::Transport("no ledger is configured".into())) })
     }
 
-    fn session<'a>(&'a self, _: &'a SessionKey) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>> {
+    fn settle<'a>(
+        &'a self,
+        _: &'a [EventId],
+        _: std::time::Duration,
+    ) -> BoxFuture<'a, Result<Vec<Settled>, LedgerError>> {
+        Box::pin(async { Err(LedgerError::Transport("no ledger is configured".into())) })
+    }
+
+    fn session_header<'a>(
+        &'a self,
+        _: &'a SessionKey,
+    ) -> BoxFuture<'a, Result<Option<serde_json::Value>, LedgerError>> {
+        Box::pin(async { Err(LedgerError::Transport("no ledger is configured".into())) })
+    }
+
+    fn session_page<'a>(
+        &'a self,
+        _: &'a SessionKey,
+        _: SessionList,
+        _: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, LedgerError>> {
         Box::pin(async { Err(LedgerError::Transport("no ledger is configured".into())) })
     }
 

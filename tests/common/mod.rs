@@ -377,6 +377,39 @@ impl Standin {
     }
 }
 
+impl Standin {
+    /// A session as the ledger holds it, read as the service reads it
+    /// (`ledger:sessionHeader`, then every page of `ledger:sessionEvents`,
+    /// `sessionStills` and `sessionPlacements`): `{ session, cameras,
+    /// placements, events, stills }`, or null.
+    pub async fn session(&self, session_key: &str) -> Value {
+        let header = self.query("ledger:sessionHeader", serde_json::json!({"sessionKey": session_key})).await;
+        if header.is_null() {
+            return Value::Null;
+        }
+        let mut doc = serde_json::json!({"session": header["session"], "cameras": header["cameras"]});
+        for (name, path) in [
+            ("placements", "ledger:sessionPlacements"),
+            ("events", "ledger:sessionEvents"),
+            ("stills", "ledger:sessionStills"),
+        ] {
+            let mut rows = Vec::new();
+            let mut cursor = Value::Null;
+            loop {
+                let args = serde_json::json!({"sessionKey": session_key, "paginationOpts": {"numItems": 256, "cursor": cursor}});
+                let page = self.query(path, args).await;
+                rows.extend(page["page"].as_array().cloned().unwrap_or_default());
+                if page["isDone"] == true {
+                    break;
+                }
+                cursor = page["continueCursor"].clone();
+            }
+            doc[name] = Value::Array(rows);
+        }
+        doc
+    }
+}
+
 /// Polls `f` until it returns Some, or panics after `secs`.
 pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
 where
