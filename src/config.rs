@@ -264,6 +264,23 @@ pub fn journal_path_in(data_dir: &Path) -> PathBuf {
     data_dir.join("journal.sqlite3")
 }
 
+/// The embedded ledger's file in a data directory.
+pub fn embedded_path_in(data_dir: &Path) -> PathBuf {
+    data_dir.join("ledger.sqlite3")
+}
+
+/// Which ledger answers reads (`GET /v1/sessions/{key}`) when the request
+/// does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReadFrom {
+    /// Convex while it is connected, the embedded ledger otherwise.
+    Auto,
+    /// Convex only (502 while it cannot be read).
+    Convex,
+    /// The embedded ledger only.
+    Embedded,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
     /// Address to listen on.
@@ -329,6 +346,16 @@ pub struct ServeConfig {
     /// 64KiB); unset: as large as its volume allows.
     #[arg(long, env = "SHOOTLOG_JOURNAL_MAX_SIZE", value_parser = parse_max_size)]
     pub journal_max_size: Option<ByteSize>,
+
+    /// The embedded ledger's file (rebuilt from the journal if missing);
+    /// default `ledger.sqlite3` in the data directory.
+    #[arg(long, env = "SHOOTLOG_LEDGER_DB", help_heading = "Ledger")]
+    pub ledger_db: Option<PathBuf>,
+
+    /// Which ledger answers reads by default: `auto` (Convex while
+    /// connected, else the embedded ledger), `convex` or `embedded`.
+    #[arg(long, env = "SHOOTLOG_READ_FROM", value_enum, default_value = "auto", help_heading = "Ledger")]
+    pub read_from: ReadFrom,
 }
 
 /// Credentials. Secrets come from the environment (fly.io secrets), never
@@ -441,6 +468,11 @@ pub enum ConfigError {
 }
 
 impl ServeConfig {
+    /// The embedded ledger's file.
+    pub fn embedded_path(&self) -> PathBuf {
+        self.ledger_db.clone().unwrap_or_else(|| embedded_path_in(&self.data_dir))
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.ledger.validate()?;
         if let (Reserve::Bytes(reserve), Some(max)) = (self.journal_reserve, self.journal_max_size)

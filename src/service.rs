@@ -12,6 +12,8 @@ use tokio::sync::watch;
 use crate::api::{self, ApiSettings, AppState};
 use crate::config::{CheckArgs, LedgerConfig, ReplayArgs, ServeConfig, TokenFormat, exit, journal_path_in};
 use crate::domain::Millis;
+use crate::embedded::{Embedded, EmbeddedLedger};
+use crate::forwarder::follower::Follower;
 use crate::forwarder::{Forwarder, ForwarderOptions};
 use crate::journal::{Journal, JournalOptions};
 use crate::ledger::{ConvexLedger, ConvexSettings, Ledger, LedgerState, NoLedger};
@@ -46,6 +48,14 @@ pub fn open_journal(cfg: &ServeConfig) -> anyhow::Result<Journal> {
     Journal::open(&path, options).with_context(|| format!("cannot open the journal at {}", path.display()))
 }
 
+/// Opens the embedded ledger (a missing file is created empty, and the
+/// follower rebuilds it from the journal).
+pub fn open_embedded(path: &std::path::Path) -> anyhow::Result<Embedded> {
+    let ledger =
+        EmbeddedLedger::open(path).with_context(|| format!("cannot open the embedded ledger at {}", path.display()))?;
+    Ok(Embedded::new(ledger))
+}
+
 fn forwarder_options(cfg: &LedgerConfig) -> ForwarderOptions {
     ForwarderOptions {
         batch_size: cfg.batch_size,
@@ -69,8 +79,18 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
     let journal = open_journal(&cfg)?;
     let ledger = connect_ledger(&cfg.ledger).await?;
     let metrics = Arc::new(Metrics::default());
-    let state = AppState::new(settings, journal.clone(), ledger.clone(), metrics.clone());
+    let embedded = open_embedded(&cfg.embedded_path())?;
+    let state = AppState::new(settings, journal.clone(), ledger.clone(), metrics.clone())
+        .with_embedded(embedded.clone(), cfg.read_from);
     let (stop_tx, stop_rx) = watch::channel(false);
+
+    let follower = Follower {
+        journal: journal.clone(),
+        embedded,
+        metrics: metrics.clone(),
+        grace: Duration::from_secs(cfg.ledger.waiting_grace_secs),
+    };
+    let follower = tokio::spawn(follower.run(stop_rx.clone()));
 
     let forwarder = ledger.is_configured().then(|| {
         let f = Forwarder::new(journal.clone(), ledger.clone(), metrics.clone(), forwarder_options(&cfg.ledger));
@@ -87,7 +107,9 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
     println!("SHOOTLOG_LISTENING=http://{addr}");
     tracing::info!(%addr, ledger = ledger.mode(), journal = %journal.path().display(), backlog = journal.depth().pending, "shootlog is listening");
     if !ledger.is_configured() {
-        tracing::info!("no ledger configured (CONVEX_URL unset): events stay pending in the journal");
+        tracing::info!(
+            "no Convex ledger configured (CONVEX_URL unset): events stay pending in the journal; the embedded ledger keeps the shoot"
+        );
     }
 
     let app = api::router(state.clone());
@@ -106,6 +128,7 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
     if let Some(f) = forwarder {
         let _ = tokio::time::timeout(Duration::from_secs(10), f).await;
     }
+    let _ = tokio::time::timeout(Duration::from_secs(10), follower).await;
     if let Some(c) = compactor {
         let _ = c.await;
     }

@@ -177,6 +177,10 @@ pub struct Metrics {
     pub retried: Counter,
     pub isolated: Counter,
     pub batches: Counter,
+    /// Events the embedded ledger applied from the journal.
+    pub embedded_applied: Counter,
+    /// Settled events on whose verdict Convex and the embedded ledger differ.
+    pub embedded_disagreements: Counter,
     /// Time the forwarder spent waiting for the ledger.
     pub ledger_call_seconds: Seconds,
     /// Time the forwarder spent reading and settling journal entries.
@@ -253,6 +257,13 @@ impl Metrics {
         let isolated =
             counter(&mut r, "shootlog_events_isolated", "Events isolated because the ledger function failed on them");
         let batches = counter(&mut r, "shootlog_ledger_batches", "Batches the ledger answered");
+        let embedded_applied =
+            counter(&mut r, "shootlog_embedded_events_applied", "Journal events the embedded ledger applied");
+        let embedded_disagreements = counter(
+            &mut r,
+            "shootlog_embedded_disagreements",
+            "Settled events on whose verdict Convex and the embedded ledger differ",
+        );
         let ledger_call_seconds = Seconds::default();
         r.register(
             "shootlog_forwarder_ledger_seconds",
@@ -305,6 +316,8 @@ impl Metrics {
             retried,
             isolated,
             batches,
+            embedded_applied,
+            embedded_disagreements,
             ledger_call_seconds,
             journal_io_seconds,
             delivery_latency,

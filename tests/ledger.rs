@@ -147,7 +147,7 @@ async fn a_whole_shoot_lands_in_the_ledger() {
     // Read the ledger back through the service.
     let view = s.get(&format!("/v1/sessions/{sk}")).await;
     assert_eq!(view.status, 200, "{:#}", view.body);
-    assert_eq!(view.body["source"], "ledger");
+    assert_eq!(view.body["source"], "convex");
     let l = &view.body["ledger"];
     let session = &l["session"];
     assert_eq!(session["status"], "completed");
@@ -329,16 +329,19 @@ async fn with_the_ledger_down_a_wait_ends_in_202_and_reads_fall_back_to_the_jour
     assert_eq!(r.body["status"], "pending");
     assert_eq!(r.header("preference-applied"), Some("wait=1"));
 
-    // Reading the session: the ledger cannot answer, so the journal does,
-    // and says why.
+    // Reading the session: Convex cannot answer, so the embedded ledger
+    // does, and says why; the journal still has the entry pending.
     eventually(20, "readyz to show the ledger down", || async {
         (s.get("/readyz").await.body["ledger"] == "unreachable").then_some(())
     })
     .await;
     let view = s.get("/v1/sessions/shoot-down").await;
     assert_eq!(view.status, 200, "{:#}", view.body);
+    assert_eq!(view.body["source"], "embedded");
+    assert!(view.body["note"].as_str().is_some_and(|n| n.contains("not connected")), "{:#}", view.body);
+    assert_eq!(view.body["ledger"]["session"]["title"], "Down");
+    let view = s.get("/v1/sessions/shoot-down?source=journal").await;
     assert_eq!(view.body["source"], "journal");
-    assert!(view.body["note"].as_str().is_some_and(|n| n.contains("unreachable")), "{:#}", view.body);
     assert_eq!(view.body["journal"][0]["status"], "pending");
 
     // Back up: the pending event is delivered, and the read comes from the ledger.
@@ -351,7 +354,7 @@ async fn with_the_ledger_down_a_wait_ends_in_202_and_reads_fall_back_to_the_jour
     .await;
     let view = s.get("/v1/sessions/shoot-down").await;
     assert_eq!(view.status, 200, "{:#}", view.body);
-    assert_eq!(view.body["source"], "ledger");
+    assert_eq!(view.body["source"], "convex");
     assert_eq!(view.body["ledger"]["session"]["title"], "Down");
 }
 

@@ -226,7 +226,7 @@ async fn events_spread_over_two_instances_one_of_them_late_are_each_applied_once
     // instance.
     let read = a.get(&format!("/v1/sessions/{SK}")).await;
     assert_eq!(read.status, 200, "{:#}", read.body);
-    assert_eq!(read.body["source"], "ledger");
+    assert_eq!(read.body["source"], "convex");
     assert!(read.body.get("truncated").is_none(), "{:#}", read.body);
     // (The service's numbers are the Rust client's floats: compare keys.)
     assert_eq!(keys(&read.body["ledger"]["events"]), keys(&ledger["events"]));

@@ -146,17 +146,19 @@ async fn complete_takes_an_empty_body() {
 }
 
 #[tokio::test]
-async fn reading_a_session_without_a_ledger_shows_the_journal() {
+async fn the_journal_view_of_a_session_on_request() {
     let s = Server::start().await;
     s.post("/v1/sessions", &json!({"sessionKey": "shoot-1", "title": "T"})).await;
     s.post("/v1/sessions/shoot-1/complete", &json!({})).await;
-    let r = s.get("/v1/sessions/shoot-1").await;
+    let r = s.get("/v1/sessions/shoot-1?source=journal").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["source"], "journal");
-    assert!(r.body["note"].as_str().is_some_and(|n| n.contains("no ledger is configured")));
     let kinds: Vec<_> = r.body["journal"].as_array().unwrap().iter().map(|e| e["type"].clone()).collect();
     assert_eq!(kinds, [json!("start_shoot"), json!("complete_session")]);
+    assert_eq!(r.body["journal"][0]["status"], "pending");
     s.get("/v1/sessions/unknown").await.assert_problem(404, "not_found");
+    s.get("/v1/sessions/unknown?source=embedded").await.assert_problem(404, "not_found");
+    s.get("/v1/sessions/shoot-1?source=elsewhere").await.assert_problem(422, "invalid_fields");
 }
 
 #[tokio::test]

@@ -58,7 +58,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::config::ServeConfig;
+use crate::config::{ReadFrom, ServeConfig};
+use crate::embedded::Embedded;
 use crate::journal::Journal;
 use crate::ledger::Ledger;
 use crate::telemetry::{self, Metrics};
@@ -74,6 +75,11 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub journal: Journal,
     pub ledger: Arc<dyn Ledger>,
+    /// The embedded ledger, kept level with the journal; absent only in
+    /// tests that build the router without one.
+    pub embedded: Option<Embedded>,
+    /// Which ledger answers reads when a request does not say.
+    pub read_from: ReadFrom,
     pub metrics: Arc<Metrics>,
     pub credentials: Credentials,
     pub limiter: RateLimiter,
@@ -114,6 +120,8 @@ impl AppState {
         Self(Arc::new(Inner {
             journal,
             ledger,
+            embedded: None,
+            read_from: ReadFrom::Auto,
             metrics,
             credentials,
             limiter: RateLimiter::new(rate),
@@ -121,6 +129,19 @@ impl AppState {
             started: Instant::now(),
             draining: AtomicBool::new(false),
         }))
+    }
+
+    /// The same state, with the embedded ledger that answers reads (before
+    /// the state is shared).
+    pub fn with_embedded(self, embedded: Embedded, read_from: ReadFrom) -> Self {
+        match Arc::try_unwrap(self.0) {
+            Ok(mut inner) => {
+                inner.embedded = Some(embedded);
+                inner.read_from = read_from;
+                Self(Arc::new(inner))
+            }
+            Err(shared) => Self(shared),
+        }
     }
 
     /// From now on, writes answer 503 and `/readyz` says not ready.

@@ -14,6 +14,7 @@ use super::events::EventStatus;
 use super::extract::{JsonBytes, MaybeJsonBytes, PathKey, parse};
 use super::write::{Incoming, Submission, WriteContext, accept};
 use super::write_routes::WriteRoute;
+use crate::config::ReadFrom;
 use crate::domain::{Event, EventId, Millis, Partition, SessionKey, Violation, ViolationCode};
 use crate::ledger::read_session;
 use crate::limits::{EVENT_BODY_MAX, JOURNAL_PAGE_MAX, SESSION_LIST_MAX};
@@ -121,21 +122,43 @@ pub async fn complete(
     accept(&state, &ctx, scope, Submission::One(r.into_incoming(session_key))).await
 }
 
-/// A session as the ledger holds it, or as the journal knows it when no
-/// ledger is configured.
+/// Which ledger a read asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadSource {
+    /// Convex while it is connected, else the embedded ledger, else the journal.
+    Auto,
+    /// Convex only.
+    Convex,
+    /// The service's embedded ledger only.
+    Embedded,
+    /// The journal's raw entries.
+    Journal,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SessionQuery {
+    /// Which ledger answers (default: the service's `SHOOTLOG_READ_FROM`, `auto`).
+    pub source: Option<ReadSource>,
+}
+
+/// A session as a ledger holds it, or as the journal knows it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionView {
     pub session_key: SessionKey,
-    /// `ledger` (read from Convex) or `journal` (no ledger configured, or the
-    /// ledger has not applied the session yet).
-    #[schema(example = "ledger")]
+    /// Which ledger answered: `convex`, `embedded` (the service's own ledger,
+    /// kept from the journal: the same rules, this instance's events) or
+    /// `journal` (the raw entries).
+    #[schema(example = "embedded")]
     pub source: String,
-    /// Why the view comes from the journal, when it does.
+    /// Why this source answered, when it is not the one asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// The ledger's document: session, cameras, placements, events (in
-    /// timeline order), stills; read page by page.
+    /// timeline order), stills; the same shape from Convex and from the
+    /// embedded ledger.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub ledger: Option<serde_json::Value>,
@@ -149,21 +172,32 @@ pub struct SessionView {
     pub journal: Option<Vec<EventStatus>>,
 }
 
+impl SessionView {
+    fn of_ledger(session_key: SessionKey, source: &str, document: serde_json::Value, truncated: Vec<String>) -> Self {
+        let truncated = (!truncated.is_empty()).then_some(truncated);
+        let note = truncated.as_ref().map(|_| {
+            format!("lists longer than {SESSION_LIST_MAX} rows are cut (see truncated); the journal reads page by page")
+        });
+        Self { session_key, source: source.into(), note, ledger: Some(document), truncated, journal: None }
+    }
+}
+
 /// Read a shoot back
 ///
-/// For operators (admin token). Answers the session as the ledger holds it
+/// For operators (admin token). Answers the session as a ledger holds it
 /// (session, cameras, placements, director events in timeline order,
-/// stills), read page by page and assembled, each list up to 100,000 rows
-/// (`truncated` names a list cut there); or, while no ledger is configured
-/// or it is unreachable, the journal's entries for it, with `source` and a
-/// `note` saying which.
+/// stills), each list up to 100,000 rows (`truncated` names a list cut
+/// there). `source` says which ledger answered: by default Convex while it
+/// is connected (read page by page), otherwise the service's embedded
+/// ledger, which keeps the same rules from this instance's journal with or
+/// without Convex; `?source=` asks for one (`convex`, `embedded`, `journal`).
 #[utoipa::path(
     get, path = "/v1/sessions/{sessionKey}", tag = "sessions",
-    params(("sessionKey" = SessionKey, Path, description = "The shoot")),
+    params(("sessionKey" = SessionKey, Path, description = "The shoot"), SessionQuery),
     responses(
         (status = 200, description = "The session's ledger", body = SessionView),
-        (status = 404, description = "Neither the ledger nor the journal knows it", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Malformed session key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The ledger asked for does not know it", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Malformed session key or source", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The ledger could not be read", body = Problem, content_type = "application/problem+json"),
         super::openapi::ReadProblems
     )
@@ -172,41 +206,66 @@ pub async fn get_session(
     State(state): State<AppState>,
     _reader: Reader,
     PathKey(session_key): PathKey<SessionKey>,
+    query: Result<Query<SessionQuery>, QueryRejection>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let ledger_up = state.ledger.is_configured() && state.ledger.is_connected();
-    if ledger_up {
+    let Query(query) = query.map_err(|_| {
+        ApiError::Invalid(vec![Violation::new(
+            "/query/source",
+            ViolationCode::UnknownVariant,
+            "source must be one of auto, convex, embedded, journal",
+        )])
+    })?;
+    let asked = query.source.unwrap_or(match state.read_from {
+        ReadFrom::Auto => ReadSource::Auto,
+        ReadFrom::Convex => ReadSource::Convex,
+        ReadFrom::Embedded => ReadSource::Embedded,
+    });
+    let convex_up = state.ledger.is_configured() && state.ledger.is_connected();
+    let mut note = None;
+    if asked == ReadSource::Convex || (asked == ReadSource::Auto && convex_up) {
         match read_session(state.ledger.as_ref(), &session_key).await {
             Ok(Some(read)) => {
-                let truncated = (!read.truncated.is_empty())
-                    .then(|| read.truncated.iter().map(|l| l.as_str().to_string()).collect());
-                let note = truncated.as_ref().map(|_| {
-                    format!(
-                        "lists longer than {SESSION_LIST_MAX} rows are cut (see truncated); the journal reads page by page"
-                    )
-                });
-                return Ok(Json(SessionView {
-                    session_key,
-                    source: "ledger".into(),
-                    note,
-                    ledger: Some(read.document),
-                    truncated,
-                    journal: None,
-                }));
+                let truncated = read.truncated.iter().map(|l| l.as_str().to_string()).collect();
+                return Ok(Json(SessionView::of_ledger(session_key, "convex", read.document, truncated)));
             }
-            Ok(None) => {}
-            Err(e) => return Err(ApiError::Upstream(e.to_string())),
+            Ok(None) if asked == ReadSource::Convex => {
+                return Err(ApiError::NotFound(format!("Convex has no session {session_key}")));
+            }
+            Err(e) if asked == ReadSource::Convex => return Err(ApiError::Upstream(e.to_string())),
+            Ok(None) => note = Some("Convex has not applied this session yet; the embedded ledger answers"),
+            Err(_) => note = Some("Convex could not be read; the embedded ledger answers"),
+        }
+    } else if asked == ReadSource::Auto && state.ledger.is_configured() {
+        note = Some("Convex is not connected; the embedded ledger answers");
+    }
+    if matches!(asked, ReadSource::Auto | ReadSource::Embedded)
+        && let Some(embedded) = &state.embedded
+    {
+        let key = session_key.as_str().to_string();
+        let found = embedded
+            .call(move |l| l.session_view(&key, u32::try_from(SESSION_LIST_MAX).unwrap_or(u32::MAX)))
+            .await
+            .map_err(|e| ApiError::Upstream(e.to_string()))?;
+        match found {
+            Some((document, truncated)) => {
+                let mut view = SessionView::of_ledger(session_key, "embedded", document, truncated);
+                view.note = view.note.or(note.map(str::to_string));
+                return Ok(Json(view));
+            }
+            None if asked == ReadSource::Embedded => {
+                return Err(ApiError::NotFound(format!("the embedded ledger has no session {session_key}")));
+            }
+            None => {}
         }
     }
     let entries = journal_entries(&state, &session_key, 0, JOURNAL_PAGE_MAX).await?;
     if entries.is_empty() {
         return Err(ApiError::NotFound(format!("no session {session_key}")));
     }
-    let note = if ledger_up {
-        "the ledger has not applied this session yet; these are the journal's entries"
-    } else if state.ledger.is_configured() {
-        "the ledger is unreachable right now; these are the journal's entries"
+    let note = if asked == ReadSource::Journal {
+        "the journal's entries, as asked"
     } else {
-        "no ledger is configured; these are the journal's entries, pending until one is"
+        "no ledger has applied this session yet (its start may be waiting); these are the journal's entries"
     };
     Ok(Json(SessionView {
         session_key,

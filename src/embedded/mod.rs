@@ -29,8 +29,9 @@ pub mod rules;
 pub mod store;
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 
 use self::rules::Ctx;
@@ -43,6 +44,8 @@ pub enum EmbeddedError {
     Sqlite(#[from] rusqlite::Error),
     #[error("not a wire event: {0}")]
     NotAnEvent(String),
+    #[error("the embedded ledger is closed")]
+    Closed,
 }
 
 /// The embedded ledger, over one SQLite connection.
@@ -102,6 +105,92 @@ impl EmbeddedLedger {
         Ok(verdicts)
     }
 
+    /// The journal position applied so far (0: none).
+    pub fn applied_through(&self) -> Result<i64, EmbeddedError> {
+        let v: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM ledger_meta WHERE key = 'applied_seq'", [], |r| r.get(0))
+            .optional()?;
+        Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// Applies journal entries (`(seq, wire event)`, in journal order) in one
+    /// transaction, and records the last seq in the same one: a crash leaves
+    /// either all of them applied or none.
+    pub fn apply_entries(&mut self, entries: &[(i64, Value)], now: f64) -> Result<usize, EmbeddedError> {
+        let Some(last) = entries.last().map(|(seq, _)| *seq) else { return Ok(0) };
+        let tx = self.conn.transaction()?;
+        {
+            let store = Store { tx: &tx };
+            let ctx = Ctx { store: &store, now };
+            for (_, event) in entries {
+                let event = event.as_object().ok_or_else(|| EmbeddedError::NotAnEvent(event.to_string()))?;
+                rules::apply_one(&ctx, event)?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO ledger_meta (key, value) VALUES ('applied_seq', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![last.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(entries.len())
+    }
+
+    /// Rejects every waiting event whose session completed `grace_ms` or
+    /// more ago (as `ingest:settle` does for the events a service asks
+    /// after); answers how many.
+    pub fn expire_due(&mut self, grace_ms: f64, now: f64) -> Result<usize, EmbeddedError> {
+        let ids: Vec<String> = {
+            let mut stmt = self.conn.prepare(
+                "SELECT r.event_id FROM ledger_receipts r JOIN ledger_sessions s ON s.session_key = r.wait_session
+                 WHERE r.waits_for IS NOT NULL AND s.status = 'completed'",
+            )?;
+            stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+        };
+        let verdicts = self.settle(&ids, grace_ms, now)?;
+        Ok(verdicts.iter().filter(|v| v["verdict"] == "rejected").count())
+    }
+
+    /// The current receipt of one event (its verdict, code, what it waits
+    /// for), or None.
+    pub fn receipt(&mut self, event_id: &str) -> Result<Option<Value>, EmbeddedError> {
+        let tx = self.conn.transaction()?;
+        let found = rules::find_receipt(&Store { tx: &tx }, event_id)?;
+        tx.commit()?;
+        Ok(found.map(|r| rules::verdict_of(&r, false)).map(Value::Object))
+    }
+
+    /// A session as `GET /v1/sessions/{key}` shows it, in the shape of the
+    /// Convex read (session, cameras, placements, events, stills, each list
+    /// in timeline order), each list cut at `list_max` rows; with the names
+    /// of the lists that were cut.
+    pub fn session_view(&mut self, key: &str, list_max: u32) -> Result<Option<(Value, Vec<String>)>, EmbeddedError> {
+        let tx = self.conn.transaction()?;
+        let store = Store { tx: &tx };
+        let Some(session) = store.first(Table::Sessions, &[("session_key", store::text(key))])? else {
+            return Ok(None);
+        };
+        let mut out = Map::new();
+        out.insert("session".into(), Value::Object(session.doc));
+        let mut truncated = Vec::new();
+        for (name, table, order) in [
+            ("cameras", Table::Cameras, "camera_key"),
+            ("placements", Table::Placements, "timeline"),
+            ("events", Table::DirectorEvents, "timeline"),
+            ("stills", Table::Stills, "timeline"),
+        ] {
+            let mut rows = store.find(table, &[("session_key", store::text(key))], None, order, Some(list_max + 1))?;
+            if rows.len() > list_max as usize {
+                rows.truncate(list_max as usize);
+                truncated.push(name.to_string());
+            }
+            out.insert(name.into(), Value::Array(rows.into_iter().map(|r| Value::Object(r.doc)).collect()));
+        }
+        tx.commit()?;
+        Ok(Some((Value::Object(out), truncated)))
+    }
+
     /// The conformance snapshot (`tests/conformance/README.md`): every table
     /// without ids, write times and bookkeeping, and the receipts of
     /// `event_ids` in that order.
@@ -154,5 +243,29 @@ impl EmbeddedLedger {
         out.insert("receipts".into(), Value::Array(receipts));
         tx.commit()?;
         Ok(Value::Object(out))
+    }
+}
+
+/// The embedded ledger shared by the tasks that use it; every call runs on
+/// a blocking thread, one at a time.
+#[derive(Clone)]
+pub struct Embedded(Arc<Mutex<EmbeddedLedger>>);
+
+impl Embedded {
+    pub fn new(ledger: EmbeddedLedger) -> Self {
+        Self(Arc::new(Mutex::new(ledger)))
+    }
+
+    pub async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut EmbeddedLedger) -> Result<T, EmbeddedError> + Send + 'static,
+    ) -> Result<T, EmbeddedError> {
+        let inner = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut ledger = inner.lock().map_err(|_| EmbeddedError::Closed)?;
+            f(&mut ledger)
+        })
+        .await
+        .map_err(|_| EmbeddedError::Closed)?
     }
 }

@@ -102,7 +102,11 @@ pub fn js_num(x: f64) -> String {
 fn js_len(s: &str) -> usize {
     s.encode_utf16().count()
 }
+/// A number as JSON: whole numbers as integers (`3`, not `3.0`).
 fn num(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 {
+        return Value::from(x as i64);
+    }
     serde_json::Number::from_f64(x).map(Value::Number).unwrap_or(Value::Null)
 }
 

@@ -22,6 +22,8 @@
 //!   deployment checked once more, then it is settled as rejected with code
 //!   `ledger_exception`, so one poison event cannot stall the queue.
 
+pub mod follower;
+
 use std::sync::Arc;
 use std::time::Duration;
 

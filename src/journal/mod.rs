@@ -441,6 +441,11 @@ impl Journal {
         self.read(move |c| store::waiting(c, after_seq, limit)).await
     }
 
+    /// Every entry after `after_seq`, whatever its status, in journal order.
+    pub async fn after(&self, after_seq: i64, limit: u32) -> Result<Vec<Entry>, JournalError> {
+        self.read(move |c| store::after(c, after_seq, limit)).await
+    }
+
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, JournalError> + Send + 'static,

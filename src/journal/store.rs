@@ -363,6 +363,14 @@ pub(super) fn pending(conn: &Connection, after_seq: i64, limit: u32) -> Result<V
     collect(stmt.query(params![after_seq, limit])?)
 }
 
+/// Every entry after `after_seq`, whatever its status, in journal order
+/// (what the embedded ledger follows).
+pub(super) fn after(conn: &Connection, after_seq: i64, limit: u32) -> Result<Vec<Entry>, JournalError> {
+    let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    collect(stmt.query(params![after_seq, limit])?)
+}
+
 pub(super) fn waiting(conn: &Connection, after_seq: i64, limit: u32) -> Result<Vec<Entry>, JournalError> {
     let sql =
         format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE status = 'waiting' AND seq > ?1 ORDER BY seq LIMIT ?2");
