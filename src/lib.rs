@@ -10,6 +10,7 @@
 pub mod api;
 pub mod config;
 pub mod domain;
+pub mod embedded;
 pub mod forwarder;
 pub mod journal;
 pub mod ledger;

@@ -1,0 +1,158 @@
+//! The embedded ledger: the ledger contract implemented a second time, over
+//! SQLite inside the service, so that a shoot is a coherent ledger — cameras,
+//! hero feed, holds, stills, placement versions, summary, registry — with no
+//! Convex deployment at all (the default, an offline venue).
+//!
+//! # What it is
+//!
+//! The Convex functions (`convex/`) are the first implementation; this is
+//! the second, rule for rule ([`rules`] names each TypeScript twin). Its
+//! input is exactly what the forwarder sends to Convex: the wire events of
+//! `migrations-notes/0001` and `0003`, as JSON. Its tables are the Convex
+//! tables, one SQLite table each, every row the same JSON document
+//! ([`store`]). `migrations-notes/0004-embedded-ledger.md` maps them.
+//!
+//! # Invariants
+//!
+//! 1. **Same rules.** For the same events in timeline order, it leaves the
+//!    snapshot the Convex functions leave (`tests/conformance/`, run against
+//!    both: `cargo test --test conformance`, `convex/tests/conformance.test.ts`).
+//! 2. **A function of the journal.** It is maintained from the journal, in
+//!    journal order, and can be deleted and rebuilt from the journal at any
+//!    time with the same result: it holds nothing the journal does not.
+//! 3. **One transaction per batch.** A batch of events is applied in one
+//!    SQLite transaction: all of it or none of it.
+//! 4. **Never the source of truth when Convex is configured.** Convex is;
+//!    the embedded ledger answers reads when Convex cannot, and says so.
+
+pub mod rules;
+pub mod store;
+
+use std::path::Path;
+
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+
+use self::rules::Ctx;
+use self::store::{Store, Table};
+
+/// Why the embedded ledger could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    #[error("embedded ledger storage: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("not a wire event: {0}")]
+    NotAnEvent(String),
+}
+
+/// The embedded ledger, over one SQLite connection.
+pub struct EmbeddedLedger {
+    conn: Connection,
+}
+
+impl EmbeddedLedger {
+    /// Opens (or creates) the ledger in its own file.
+    pub fn open(path: &Path) -> Result<Self, EmbeddedError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Self::with(conn)
+    }
+
+    /// A ledger in memory (tests, rebuilds).
+    pub fn in_memory() -> Result<Self, EmbeddedError> {
+        Self::with(Connection::open_in_memory()?)
+    }
+
+    fn with(conn: Connection) -> Result<Self, EmbeddedError> {
+        store::create(&conn)?;
+        Ok(Self { conn })
+    }
+
+    /// Applies wire events in order, in one transaction, at ledger time
+    /// `now` (epoch ms); one verdict per event (`convex/ingest.ts` applyBatch).
+    pub fn apply(&mut self, events: &[Value], now: f64) -> Result<Vec<Value>, EmbeddedError> {
+        let events: Vec<&Map<String, Value>> = events
+            .iter()
+            .map(|e| e.as_object().ok_or_else(|| EmbeddedError::NotAnEvent(e.to_string())))
+            .collect::<Result<_, _>>()?;
+        let tx = self.conn.transaction()?;
+        let verdicts = {
+            let store = Store { tx: &tx };
+            let ctx = Ctx { store: &store, now };
+            events.iter().map(|e| rules::apply_one(&ctx, e).map(Value::Object)).collect::<Result<Vec<_>, _>>()?
+        };
+        tx.commit()?;
+        Ok(verdicts)
+    }
+
+    /// The current verdict of each event, after rejecting those that waited
+    /// past their session's completion by `grace_ms` (`ingest:settle`).
+    pub fn settle(&mut self, event_ids: &[String], grace_ms: f64, now: f64) -> Result<Vec<Value>, EmbeddedError> {
+        let tx = self.conn.transaction()?;
+        let verdicts = {
+            let store = Store { tx: &tx };
+            let ctx = Ctx { store: &store, now };
+            event_ids
+                .iter()
+                .map(|id| rules::settle_one(&ctx, id, grace_ms).map(Value::Object))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        tx.commit()?;
+        Ok(verdicts)
+    }
+
+    /// The conformance snapshot (`tests/conformance/README.md`): every table
+    /// without ids, write times and bookkeeping, and the receipts of
+    /// `event_ids` in that order.
+    pub fn snapshot(&mut self, event_ids: &[String]) -> Result<Value, EmbeddedError> {
+        const ASIDE: [&str; 9] = [
+            "_id",
+            "_creationTime",
+            "appliedAt",
+            "updatedAt",
+            "createdAt",
+            "completedAppliedAt",
+            "timelines",
+            "directorEventId",
+            "stillRowId",
+        ];
+        let tx = self.conn.transaction()?;
+        let store = Store { tx: &tx };
+        let mut out = Map::new();
+        for (name, table, key) in [
+            ("sessions", Table::Sessions, &["sessionKey"][..]),
+            ("devices", Table::Devices, &["deviceId"][..]),
+            ("cameras", Table::Cameras, &["sessionKey", "cameraKey"][..]),
+            ("placements", Table::Placements, &["timeline"][..]),
+            ("directorEvents", Table::DirectorEvents, &["timeline"][..]),
+            ("stills", Table::Stills, &["stillId"][..]),
+        ] {
+            let mut rows: Vec<Map<String, Value>> = store
+                .find(table, &[], None, "id", None)?
+                .into_iter()
+                .map(|r| r.doc.into_iter().filter(|(k, _)| !ASIDE.contains(&k.as_str())).collect())
+                .collect();
+            let sort_key = |d: &Map<String, Value>| -> Vec<String> {
+                key.iter().map(|k| d.get(*k).and_then(Value::as_str).unwrap_or_default().to_string()).collect()
+            };
+            rows.sort_by_key(sort_key);
+            out.insert(name.into(), Value::Array(rows.into_iter().map(Value::Object).collect()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut receipts = Vec::new();
+        for id in event_ids.iter().filter(|id| seen.insert(id.as_str())) {
+            let r = match rules::find_receipt(&store, id)? {
+                None => serde_json::json!({ "eventId": id, "verdict": "none" }),
+                Some(r) => {
+                    let keep = ["eventId", "type", "verdict", "code", "message", "waitingFor", "timeline"];
+                    Value::Object(r.doc.into_iter().filter(|(k, _)| keep.contains(&k.as_str())).collect())
+                }
+            };
+            receipts.push(r);
+        }
+        out.insert("receipts".into(), Value::Array(receipts));
+        tx.commit()?;
+        Ok(Value::Object(out))
+    }
+}
