@@ -301,7 +301,9 @@ pub struct ServeConfig {
     #[command(flatten, next_help_heading = "Credentials")]
     pub auth: AuthConfig,
 
-    /// Most undelivered events the journal holds before writes answer 503.
+    /// Most pending events (not yet answered by the ledger) the journal holds
+    /// before writes answer 503; entries the ledger keeps waiting are not
+    /// counted.
     #[arg(long, env = "SHOOTLOG_MAX_BACKLOG", default_value_t = limits::MAX_BACKLOG, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Journal")]
     pub max_backlog: u64,
 

@@ -315,3 +315,22 @@ async fn shootlog_check_exits_with_a_status_per_ledger_state() {
     let (code, report, _) = check(&closed, STANDIN_ADMIN_KEY).await;
     assert_eq!((code, &report["ledger"]["state"]), (Some(3), &json!("unreachable")));
 }
+
+#[tokio::test]
+async fn shootlog_check_reports_the_journal_s_instance_id() {
+    let standin = Standin::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Server::start_with(Options { data_dir: Some(dir.path().to_path_buf()), ..Options::default() }).await;
+    let version = s.get("/version").await;
+    let id = version.body["journal"]["instanceId"].as_str().expect("instanceId").to_string();
+    assert!(s.stop().await.success());
+    let data = dir.path().to_str().expect("utf-8");
+    let out = run_to_exit(
+        &["check", "--data-dir", data],
+        &[("CONVEX_URL", &standin.url), ("CONVEX_DEPLOY_KEY", STANDIN_ADMIN_KEY)],
+    )
+    .await;
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert_eq!(report["journal"]["instanceId"], id.as_str(), "{report:#}");
+}

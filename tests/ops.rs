@@ -51,7 +51,7 @@ async fn readyz_reports_the_journal_the_ledger_and_the_backlog() {
     let storage = body.as_object_mut().and_then(|b| b.remove("storage")).expect("storage");
     assert_eq!(
         body,
-        json!({"status": "ready", "journal": "ok", "ledger": "none", "ledgerReason": "no ledger is configured (CONVEX_URL unset)", "backlog": 0, "draining": false})
+        json!({"status": "ready", "journal": "ok", "ledger": "none", "ledgerReason": "no ledger is configured (CONVEX_URL unset)", "backlog": 0, "waiting": 0, "draining": false})
     );
     assert_eq!(storage["writable"], true, "{storage:#}");
     assert!(storage.get("fault").is_none(), "{storage:#}");
@@ -80,7 +80,9 @@ async fn version_reports_the_build_the_ledger_mode_and_the_journal() {
     assert_eq!((&ledger["mode"], &ledger["state"], &ledger["usable"]), (&json!("none"), &json!("none"), &json!(false)));
     assert!(ledger.get("host").is_none(), "{:#}", r.body);
     let journal = &r.body["journal"];
-    assert_eq!(journal["depth"], json!({"pending": 3, "delivered": 0, "rejected": 0}));
+    assert_eq!(journal["depth"], json!({"pending": 3, "waiting": 0, "delivered": 0, "rejected": 0}));
+    let instance = journal["instanceId"].as_str().expect("instanceId");
+    assert!(instance.len() == 16 && instance.bytes().all(|b| b.is_ascii_hexdigit()), "{:#}", r.body);
     assert_eq!(journal["path"], s.data_dir.join("journal.sqlite3").display().to_string());
     assert!(journal["oldestPendingAgeMs"].as_i64().is_some_and(|age| (0..60_000).contains(&age)), "{:#}", r.body);
     assert_eq!(journal["rejectedByCode"], json!({}));
