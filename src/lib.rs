@@ -5,7 +5,10 @@
 //! the shared numbers, both importing nothing of the crate; `journal` knows
 //! only `domain`, `ledger` `domain` and `limits`; `forwarder` joins them;
 //! `api` sits on top and builds its own types from [`config`]'s plain
-//! settings. [`service`] wires them together for `main`.
+//! settings. [`embedded`] is the ledger contract a second time, inside the
+//! service (it knows nothing of the crate: wire events in, verdicts and rows
+//! out); the forwarder's follower keeps it level with the journal.
+//! [`service`] wires them together for `main`.
 
 pub mod api;
 pub mod config;
