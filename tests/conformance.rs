@@ -22,6 +22,15 @@ fn corpus() -> Vec<PathBuf> {
     files
 }
 
+/// A scenario: its JSON, its events, and their ids (an empty id has no receipt).
+fn scenario(file: &Path) -> (Value, Vec<Value>, Vec<String>) {
+    let scenario: Value = serde_json::from_str(&std::fs::read_to_string(file).expect("readable")).expect("JSON");
+    let events = scenario["events"].as_array().cloned().unwrap_or_default();
+    let ids =
+        events.iter().filter_map(|e| e["eventId"].as_str()).filter(|id| !id.is_empty()).map(str::to_string).collect();
+    (scenario, events, ids)
+}
+
 /// Equal as JSON values, numbers by value (Convex keeps every number as a float).
 fn same(a: &Value, b: &Value, path: &str, diffs: &mut Vec<String>) {
     match (a, b) {
@@ -54,14 +63,7 @@ fn every_scenario_of_the_corpus_leaves_the_snapshot_convex_leaves() {
     let mut failures = Vec::new();
     for file in &files {
         let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-        let scenario: Value = serde_json::from_str(&std::fs::read_to_string(file).expect("readable")).expect("JSON");
-        let events = scenario["events"].as_array().cloned().unwrap_or_default();
-        let ids: Vec<String> = events
-            .iter()
-            .filter_map(|e| e["eventId"].as_str())
-            .filter(|id| !id.is_empty())
-            .map(str::to_string)
-            .collect();
+        let (scenario, events, ids) = scenario(file);
         let mut ledger = EmbeddedLedger::in_memory().expect("ledger");
         ledger.apply(&events, NOW).expect("applies");
         if scenario["settle"].as_bool() == Some(true) {
@@ -82,14 +84,7 @@ fn every_scenario_of_the_corpus_leaves_the_snapshot_convex_leaves() {
 #[test]
 fn applied_one_event_at_a_time_the_corpus_leaves_the_same_snapshots() {
     for file in corpus() {
-        let scenario: Value = serde_json::from_str(&std::fs::read_to_string(&file).expect("readable")).expect("JSON");
-        let events = scenario["events"].as_array().cloned().unwrap_or_default();
-        let ids: Vec<String> = events
-            .iter()
-            .filter_map(|e| e["eventId"].as_str())
-            .filter(|id| !id.is_empty())
-            .map(str::to_string)
-            .collect();
+        let (_, events, ids) = scenario(&file);
         let mut whole = EmbeddedLedger::in_memory().expect("ledger");
         whole.apply(&events, NOW).expect("applies");
         let mut single = EmbeddedLedger::in_memory().expect("ledger");
@@ -98,4 +93,14 @@ fn applied_one_event_at_a_time_the_corpus_leaves_the_same_snapshots() {
         }
         assert_eq!(single.snapshot(&ids).expect("snapshot"), whole.snapshot(&ids).expect("snapshot"), "{file:?}");
     }
+}
+
+#[test]
+fn both_sides_leave_the_same_fields_out_of_a_snapshot() {
+    let ts = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("convex/tests/snapshot.helpers.ts"))
+        .expect("snapshot.helpers.ts");
+    let start = ts.find("const ASIDE = new Set([").expect("the ASIDE list");
+    let end = start + ts[start..].find("]);").expect("its end");
+    let listed: Vec<&str> = ts[start..end].split('"').skip(1).step_by(2).collect();
+    assert_eq!(listed, shootlog::embedded::SNAPSHOT_ASIDE);
 }

@@ -7,6 +7,7 @@ mod common;
 
 use common::{Options, Server, Standin, eventually};
 use serde_json::{Value, json};
+use shootlog::embedded::SNAPSHOT_ASIDE;
 
 const SK: &str = "shoot-embedded";
 
@@ -58,21 +59,12 @@ async fn completed(s: &Server, source: &str) -> Value {
 /// A ledger document without ids, write times and bookkeeping, which differ
 /// between the two implementations by design (migrations-notes/0004).
 fn comparable(v: &Value) -> Value {
-    const ASIDE: [&str; 10] = [
-        "_id",
-        "_creationTime",
-        "appliedAt",
-        "updatedAt",
-        "createdAt",
-        "completedAppliedAt",
-        "timelines",
-        "directorEventId",
-        "stillRowId",
-        "ledgerIds",
-    ];
     match v {
         Value::Object(m) => Value::Object(
-            m.iter().filter(|(k, _)| !ASIDE.contains(&k.as_str())).map(|(k, x)| (k.clone(), comparable(x))).collect(),
+            m.iter()
+                .filter(|(k, _)| *k != "ledgerIds" && !SNAPSHOT_ASIDE.contains(&k.as_str()))
+                .map(|(k, x)| (k.clone(), comparable(x)))
+                .collect(),
         ),
         Value::Array(a) => Value::Array(a.iter().map(comparable).collect()),
         // Convex keeps every number as a float.

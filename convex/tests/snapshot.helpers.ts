@@ -7,6 +7,7 @@
 import type { TableNames } from "../_generated/dataModel";
 import { internal, type T } from "./harness.helpers";
 
+// The same list as SNAPSHOT_ASIDE in src/embedded/mod.rs.
 const ASIDE = new Set([
   "_id",
   "_creationTime",

@@ -140,6 +140,7 @@ pub enum ReadSource {
 #[into_params(parameter_in = Query)]
 pub struct SessionQuery {
     /// Which ledger answers (default: the service's `SHOOTLOG_READ_FROM`, `auto`).
+    #[param(inline)]
     pub source: Option<ReadSource>,
 }
 

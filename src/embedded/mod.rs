@@ -37,6 +37,21 @@ use serde_json::{Map, Value};
 use self::rules::Ctx;
 use self::store::{Store, Table};
 
+/// The fields a ledger snapshot leaves out (`convex/tests/snapshot.helpers.ts`
+/// has the same list): row ids and links by id, the ledger's own write
+/// times, and its bookkeeping of which event set which field.
+pub const SNAPSHOT_ASIDE: [&str; 9] = [
+    "_id",
+    "_creationTime",
+    "appliedAt",
+    "updatedAt",
+    "createdAt",
+    "completedAppliedAt",
+    "timelines",
+    "directorEventId",
+    "stillRowId",
+];
+
 /// Why the embedded ledger could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedError {
@@ -195,17 +210,6 @@ impl EmbeddedLedger {
     /// without ids, write times and bookkeeping, and the receipts of
     /// `event_ids` in that order.
     pub fn snapshot(&mut self, event_ids: &[String]) -> Result<Value, EmbeddedError> {
-        const ASIDE: [&str; 9] = [
-            "_id",
-            "_creationTime",
-            "appliedAt",
-            "updatedAt",
-            "createdAt",
-            "completedAppliedAt",
-            "timelines",
-            "directorEventId",
-            "stillRowId",
-        ];
         let tx = self.conn.transaction()?;
         let store = Store { tx: &tx };
         let mut out = Map::new();
@@ -220,7 +224,7 @@ impl EmbeddedLedger {
             let mut rows: Vec<Map<String, Value>> = store
                 .find(table, &[], None, "id", None)?
                 .into_iter()
-                .map(|r| r.doc.into_iter().filter(|(k, _)| !ASIDE.contains(&k.as_str())).collect())
+                .map(|r| r.doc.into_iter().filter(|(k, _)| !SNAPSHOT_ASIDE.contains(&k.as_str())).collect())
                 .collect();
             let sort_key = |d: &Map<String, Value>| -> Vec<String> {
                 key.iter().map(|k| d.get(*k).and_then(Value::as_str).unwrap_or_default().to_string()).collect()
