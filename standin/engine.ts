@@ -254,6 +254,8 @@ export class Engine {
   public deployment: DeploymentState;
   private udf404OnBadPath: boolean;
   private faultThrowOn?: string;
+  /** Test-only: how many of the next mutations answer a write conflict. */
+  public contentionFailures = 0;
   private executions = new Map<string, number>();
   private eventExecutions = new Map<string, number>();
 
@@ -752,6 +754,18 @@ export class Engine {
         const system = wrongTypeError(message);
         return { ok: false, message, system, ts: this.ts };
       }
+      return { ok: false, message, ts: this.ts };
+    }
+    if (kind === "mutation" && this.contentionFailures > 0) {
+      // Test-only (README, "Fault injection"): what real Convex answers when
+      // concurrent mutations kept writing the same documents and its own
+      // retries ran out (crates/database: OCC, "on every subsequent retry").
+      // Nothing runs; the next call does.
+      this.contentionFailures -= 1;
+      const message =
+        'Documents read from or written to the "productionSessions" table changed while this mutation was being run ' +
+        'and on every subsequent retry. Another call to this mutation changed the document with ID "standin-contention".';
+      log(`${kind} ${f.canonical} failed (injected write conflict): ${message}`);
       return { ok: false, message, ts: this.ts };
     }
     const fault = injectedFault(this.faultThrowOn, kind, args);

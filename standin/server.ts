@@ -494,6 +494,8 @@ class StandIn {
    *   GET  /_standin/deployment            -> {"state"}
    *   POST /_standin/deployment {"state"}  -> {"state"} (the new one)
    *   GET  /_standin/stats                 -> {"executions", "eventExecutions"}
+   *   POST /_standin/contention {"failures"} -> {"failures"}: the next that
+   *        many mutations answer Convex's write-conflict (OCC) error
    */
   private async handleControl(
     req: http.IncomingMessage,
@@ -502,6 +504,24 @@ class StandIn {
   ) {
     if (url.pathname === "/_standin/stats" && req.method === "GET") {
       return reply(200, await this.engine.enqueue(() => this.engine.executionStats()));
+    }
+    if (url.pathname === "/_standin/contention" && req.method === "POST") {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      let failures: unknown;
+      try {
+        failures = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}")?.failures;
+      } catch {
+        return reply(400, { code: "BadJsonBody", message: "The request body is not valid JSON" });
+      }
+      if (typeof failures !== "number" || !Number.isSafeInteger(failures) || failures < 0) {
+        return reply(400, { code: "BadContention", message: "failures must be an integer >= 0" });
+      }
+      const n = failures;
+      await this.engine.enqueue(() => {
+        this.engine.contentionFailures = n;
+      });
+      return reply(200, { failures: n });
     }
     if (url.pathname === "/_standin/deployment" && req.method === "GET") {
       return reply(200, { state: this.engine.deployment });

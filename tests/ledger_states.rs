@@ -334,3 +334,33 @@ async fn shootlog_check_reports_the_journal_s_instance_id() {
     assert_eq!(out.status.code(), Some(0), "{report:#}");
     assert_eq!(report["journal"]["instanceId"], id.as_str(), "{report:#}");
 }
+
+#[tokio::test]
+async fn write_conflicts_that_outlast_the_deployments_retries_cost_no_event() {
+    // Real Convex fails a mutation whose documents other calls kept writing
+    // (two instances on one session) once its own retries run out; the
+    // stand-in answers that error on demand (standin/README.md, "Write
+    // conflicts"). More conflicts in a row than the forwarder's poison
+    // attempts (3): none of them may settle an event.
+    let standin = Standin::start().await;
+    let env = [("SHOOTLOG_WAITING_POLL_SECS", "1")];
+    let s = server_for(&standin, &env).await;
+    readyz_ledger(&s, "connected").await;
+    let r = common::client()
+        .post(format!("{}/_standin/contention", standin.url))
+        .json(&json!({"failures": 6}))
+        .send()
+        .await
+        .expect("stand-in control");
+    assert!(r.status().is_success());
+    let session = "shoot-contention";
+    let ids = write_shoot(&s, session, 3).await;
+    let applied = all_applied(&s, &standin, session, &ids).await;
+    assert_eq!(applied, 3, "every marker is in the ledger");
+    let metrics = s.client.get(s.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("outcome=\"contention\""), "the conflicts were seen as such:\n{metrics}");
+    assert!(
+        !metrics.contains("shootlog_events_isolated_total 1") && metrics.contains("shootlog_events_isolated_total 0"),
+        "no event was isolated as poison:\n{metrics}"
+    );
+}

@@ -256,11 +256,12 @@ impl Forwarder {
             Err(LedgerError::Transport(_)) => "transport",
             Err(LedgerError::Function(_)) => "function",
             Err(LedgerError::Protocol(_)) => "protocol",
+            Err(LedgerError::Contention(_)) => "contention",
         };
         self.metrics.observe_ledger_call(envelopes.len(), outcome, started.elapsed());
         match answer {
             Ok(verdicts) => self.record(batch, verdicts, true).await,
-            Err(LedgerError::Transport(e)) => Outcome::Unreachable(e),
+            Err(LedgerError::Transport(e) | LedgerError::Contention(e)) => Outcome::Unreachable(e),
             Err(LedgerError::Function(e) | LedgerError::Protocol(e)) if !self.deployment_answers().await => {
                 Outcome::Deployment(e)
             }

@@ -232,7 +232,7 @@ impl ConvexLedger {
             Err(_) => format!("{name} timed out after {timeout:?}"),
             Ok(Err(e)) => format!("{name}: {e}"),
             Ok(Ok(FunctionResult::Value(v))) => return Ok(v.export()),
-            Ok(Ok(FunctionResult::ErrorMessage(m))) => return Err(LedgerError::Function(m)),
+            Ok(Ok(FunctionResult::ErrorMessage(m))) => return Err(LedgerError::of_function_message(m)),
             Ok(Ok(FunctionResult::ConvexError(e))) => {
                 return Err(LedgerError::Function(format!("{} ({:?})", e.message, e.data)));
             }

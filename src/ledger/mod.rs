@@ -50,6 +50,27 @@ pub enum LedgerError {
     /// The ledger answered something this build does not understand.
     #[error("unexpected ledger answer: {0}")]
     Protocol(String),
+    /// The deployment gave up on the call because other calls kept writing
+    /// the same documents (an OCC write conflict, after its own retries).
+    /// Nothing was applied; the same call later succeeds. Retried like a
+    /// transport failure, never held against the events.
+    #[error("ledger write conflict: {0}")]
+    Contention(String),
+}
+
+impl LedgerError {
+    /// A function error as the ledger's client reports it, told apart from
+    /// a write conflict. Over the sync socket a conflict carries no code,
+    /// only the backend's fixed sentence (`docs/convex-facts.md`, "OCC"); it
+    /// is matched here, once.
+    pub fn of_function_message(message: String) -> Self {
+        const CONFLICT: &str = "changed while this mutation was being run and on every subsequent retry";
+        if message.contains("Documents read from or written to") && message.contains(CONFLICT) {
+            LedgerError::Contention(message)
+        } else {
+            LedgerError::Function(message)
+        }
+    }
 }
 
 /// The version of the contract between this service and the ledger's
