@@ -158,6 +158,8 @@ async fn the_journal_view_of_a_session_on_request() {
     assert_eq!(r.body["journal"][0]["status"], "pending");
     s.get("/v1/sessions/unknown").await.assert_problem(404, "not_found");
     s.get("/v1/sessions/unknown?source=embedded").await.assert_problem(404, "not_found");
+    // No Convex deployment is configured: asking for it is a 404, not a 5xx.
+    s.get("/v1/sessions/shoot-1?source=convex").await.assert_problem(404, "not_found");
     s.get("/v1/sessions/shoot-1?source=elsewhere").await.assert_problem(422, "invalid_fields");
 }
 

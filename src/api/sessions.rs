@@ -197,7 +197,7 @@ impl SessionView {
     params(("sessionKey" = SessionKey, Path, description = "The shoot"), SessionQuery),
     responses(
         (status = 200, description = "The session's ledger", body = SessionView),
-        (status = 404, description = "The ledger asked for does not know it", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The ledger asked for does not know it (or, for `convex`, none is configured)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Malformed session key or source", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The ledger could not be read", body = Problem, content_type = "application/problem+json"),
         super::openapi::ReadProblems
@@ -221,6 +221,11 @@ pub async fn get_session(
         ReadFrom::Convex => ReadSource::Convex,
         ReadFrom::Embedded => ReadSource::Embedded,
     });
+    if asked == ReadSource::Convex && !state.ledger.is_configured() {
+        return Err(ApiError::NotFound(format!(
+            "no Convex deployment is configured (CONVEX_URL), so Convex has no session {session_key}"
+        )));
+    }
     let convex_up = state.ledger.is_configured() && state.ledger.is_connected();
     let mut note = None;
     if asked == ReadSource::Convex || (asked == ReadSource::Auto && convex_up) {
