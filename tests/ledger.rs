@@ -363,11 +363,8 @@ async fn the_wait_cap_follows_the_request_timeout() {
     // A ledger that never answers (nothing listens on its port), and a
     // request timeout of 3 s: `wait=20` is capped at 1 s (2 s of headroom),
     // and the answer is a 202, never a 408.
-    let unused = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", unused.local_addr().expect("addr"));
-    drop(unused);
     let s = Server::start_with(Options {
-        convex_url: Some(url),
+        convex_url: Some(common::CLOSED_URL.to_string()),
         env: vec![("SHOOTLOG_REQUEST_TIMEOUT_SECS".into(), "3".into())],
         ..Options::default()
     })

@@ -309,10 +309,7 @@ async fn shootlog_check_exits_with_a_status_per_ledger_state() {
     }
     set_deployment(&standin, "running").await;
 
-    let unused = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let closed = format!("http://{}", unused.local_addr().expect("addr"));
-    drop(unused);
-    let (code, report, _) = check(&closed, STANDIN_ADMIN_KEY).await;
+    let (code, report, _) = check(common::CLOSED_URL, STANDIN_ADMIN_KEY).await;
     assert_eq!((code, &report["ledger"]["state"]), (Some(3), &json!("unreachable")));
 }
 

@@ -30,10 +30,7 @@ async fn instance(dir: &Path, convex_url: String) -> Server {
 
 /// A URL where nothing listens.
 fn closed_port() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
+    common::CLOSED_URL.to_string()
 }
 
 /// Journals a write (202 or 201) and notes its event id under `who`.

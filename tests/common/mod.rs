@@ -281,6 +281,11 @@ pub struct Standin {
     _tmp: Option<tempfile::TempDir>,
 }
 
+/// A ledger URL where nothing listens, ever: port 1 (tcpmux) is never bound
+/// on the test machines. (A port bound and freed for the purpose can be
+/// handed to another test's process a moment later.)
+pub const CLOSED_URL: &str = "http://127.0.0.1:1";
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
