@@ -88,7 +88,7 @@ pub enum Rejection {
 /// (`rejectionCode` in `convex/wire.ts`; `tests/limits.rs` compares the
 /// two lists) and the forwarder's own `ledger_exception`. The OpenAPI
 /// document lists them from here.
-pub const REJECTION_CODES: [(&str, Rejection); 15] = [
+pub const REJECTION_CODES: [(&str, Rejection); 18] = [
     ("session_not_found", Rejection::Unprocessable),
     ("session_completed", Rejection::Conflict),
     ("device_not_found", Rejection::Unprocessable),
@@ -102,6 +102,9 @@ pub const REJECTION_CODES: [(&str, Rejection); 15] = [
     ("still_not_found", Rejection::Unprocessable),
     ("still_exists", Rejection::Conflict),
     ("hardware_id_conflict", Rejection::Conflict),
+    ("device_retired", Rejection::Conflict),
+    ("clash_not_found", Rejection::Conflict),
+    ("device_not_in_clash", Rejection::Unprocessable),
     ("invalid_event", Rejection::Unprocessable),
     (crate::forwarder::LEDGER_EXCEPTION, Rejection::Unprocessable),
 ];

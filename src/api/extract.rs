@@ -255,6 +255,38 @@ where
     }
 }
 
+/// Two keys from the path, in the route's order
+/// (`/v1/sessions/{sessionKey}/cameras/{cameraKey}/…`), each checked like a
+/// [`PathKey`].
+pub struct PathKeys<A, B>(pub A, pub B);
+
+impl<S: Send + Sync, A, B> FromRequestParts<S> for PathKeys<A, B>
+where
+    A: TryFrom<String, Error = crate::domain::KeyError> + Send,
+    B: TryFrom<String, Error = crate::domain::KeyError> + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::Internal(format!("path parameters: {e}")))?;
+        let mut it = params.iter();
+        let (Some((name_a, a)), Some((name_b, b))) = (it.next(), it.next()) else {
+            return Err(ApiError::Internal("route has fewer than two path parameters".into()));
+        };
+        let bad = |name: &str, e: crate::domain::KeyError| {
+            Violation::new(format!("/path/{name}"), e.code(), format!("{name} {e}"))
+        };
+        match (A::try_from(a.to_string()), B::try_from(b.to_string())) {
+            (Ok(a), Ok(b)) => Ok(PathKeys(a, b)),
+            (a, b) => Err(ApiError::Invalid(
+                a.err().map(|e| bad(name_a, e)).into_iter().chain(b.err().map(|e| bad(name_b, e))).collect(),
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

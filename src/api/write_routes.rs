@@ -24,6 +24,11 @@ pub enum WriteRoute {
     StillMarker,
     StillUploaded,
     LiveDirector,
+    RetireDevice,
+    ReinstateDevice,
+    RenameDevice,
+    ResolveClash,
+    ReplaceCameraDevice,
 }
 
 /// Where a derived id comes from.
@@ -42,7 +47,7 @@ const WEBHOOK_PREFIX: &str = "webhook:";
 const POSITION_SEPARATOR: &str = "#";
 
 impl WriteRoute {
-    pub const ALL: [WriteRoute; 9] = [
+    pub const ALL: [WriteRoute; 14] = [
         WriteRoute::StartShoot,
         WriteRoute::Complete,
         WriteRoute::RegisterDevice,
@@ -52,6 +57,11 @@ impl WriteRoute {
         WriteRoute::StillMarker,
         WriteRoute::StillUploaded,
         WriteRoute::LiveDirector,
+        WriteRoute::RetireDevice,
+        WriteRoute::ReinstateDevice,
+        WriteRoute::RenameDevice,
+        WriteRoute::ResolveClash,
+        WriteRoute::ReplaceCameraDevice,
     ];
 
     /// The namespace of the ids this route derives (frozen); `{…}` stands
@@ -67,17 +77,31 @@ impl WriteRoute {
             WriteRoute::StillMarker => "POST /v1/sessions/{sessionKey}/stills",
             WriteRoute::StillUploaded => "POST /v1/callbacks/still-upload",
             WriteRoute::LiveDirector => "POST /v1/webhooks/live-director",
+            WriteRoute::RetireDevice => "POST /v1/devices/{deviceId}/retire",
+            WriteRoute::ReinstateDevice => "POST /v1/devices/{deviceId}/reinstate",
+            WriteRoute::RenameDevice => "POST /v1/devices/{deviceId}/rename",
+            WriteRoute::ResolveClash => "POST /v1/clashes/resolve",
+            WriteRoute::ReplaceCameraDevice => "POST /v1/sessions/{sessionKey}/cameras/{cameraKey}/replace",
         }
     }
 
     /// The id scope of one request: the namespace with its path key (if the
     /// route has one) in place of `{…}`.
     pub fn scope(self, path_key: Option<&str>) -> IdScope {
-        let ns = self.namespace();
-        let scope = match (ns.find('{'), ns.find('}'), path_key) {
-            (Some(open), Some(close), Some(key)) => format!("{}{key}{}", &ns[..open], &ns[close + 1..]),
-            _ => ns.to_string(),
-        };
+        self.scope_keys(path_key.as_slice())
+    }
+
+    /// The id scope of a request on a route with several path keys, filled
+    /// in in order.
+    pub fn scope_keys(self, path_keys: &[&str]) -> IdScope {
+        let mut scope = self.namespace().to_string();
+        let mut from = 0;
+        for key in path_keys {
+            let (Some(open), Some(close)) = (scope[from..].find('{'), scope[from..].find('}')) else { break };
+            let (open, close) = (from + open, from + close);
+            scope.replace_range(open..=close, key);
+            from = open + key.len();
+        }
         IdScope(scope)
     }
 }
@@ -114,20 +138,31 @@ mod tests {
     #[test]
     fn derived_ids_never_change() {
         use KeySource::{IdempotencyKey, WebhookId};
-        let cases = [
-            (WriteRoute::StartShoot, None, IdempotencyKey, None, "a58d4179-f0eb-5f92-868f-838a268b661c"),
-            (WriteRoute::Complete, Some("s1"), IdempotencyKey, None, "69fa9871-5728-585b-aed5-49198dbdf6b6"),
-            (WriteRoute::RegisterDevice, None, IdempotencyKey, None, "f1cb033b-7075-53a6-b42b-292e824102b2"),
-            (WriteRoute::Placement, Some("d1"), IdempotencyKey, None, "43f5fe1d-7c8c-56f0-92da-981dafeb207b"),
-            (WriteRoute::Join, Some("s1"), IdempotencyKey, None, "a3ada608-58fd-5ef3-b940-0640b60d6cc9"),
-            (WriteRoute::DirectorEvents, Some("s1"), IdempotencyKey, Some(0), "8ca5169f-c0f2-50db-b133-0fe510a35ed1"),
-            (WriteRoute::StillMarker, Some("s1"), IdempotencyKey, None, "dc1efd3c-c2e7-5366-8a72-8ac6aa8f33d4"),
-            (WriteRoute::StillUploaded, None, IdempotencyKey, None, "e1e3ef73-5a64-53ab-af1f-2a388835b7d1"),
-            (WriteRoute::LiveDirector, None, IdempotencyKey, None, "76d4751d-7021-5c7d-97c0-96d3fcba6231"),
+        let cases: [(WriteRoute, &[&str], KeySource, Option<usize>, &str); 14] = [
+            (WriteRoute::StartShoot, &[], IdempotencyKey, None, "a58d4179-f0eb-5f92-868f-838a268b661c"),
+            (WriteRoute::Complete, &["s1"], IdempotencyKey, None, "69fa9871-5728-585b-aed5-49198dbdf6b6"),
+            (WriteRoute::RegisterDevice, &[], IdempotencyKey, None, "f1cb033b-7075-53a6-b42b-292e824102b2"),
+            (WriteRoute::Placement, &["d1"], IdempotencyKey, None, "43f5fe1d-7c8c-56f0-92da-981dafeb207b"),
+            (WriteRoute::Join, &["s1"], IdempotencyKey, None, "a3ada608-58fd-5ef3-b940-0640b60d6cc9"),
+            (WriteRoute::DirectorEvents, &["s1"], IdempotencyKey, Some(0), "8ca5169f-c0f2-50db-b133-0fe510a35ed1"),
+            (WriteRoute::StillMarker, &["s1"], IdempotencyKey, None, "dc1efd3c-c2e7-5366-8a72-8ac6aa8f33d4"),
+            (WriteRoute::StillUploaded, &[], IdempotencyKey, None, "e1e3ef73-5a64-53ab-af1f-2a388835b7d1"),
+            (WriteRoute::LiveDirector, &[], IdempotencyKey, None, "76d4751d-7021-5c7d-97c0-96d3fcba6231"),
+            (WriteRoute::RetireDevice, &["d1"], IdempotencyKey, None, "577ecdf7-d9ce-5037-84f3-cee89d820971"),
+            (WriteRoute::ReinstateDevice, &["d1"], IdempotencyKey, None, "41ae9eca-af7f-586d-9d3a-8fb9c4e54225"),
+            (WriteRoute::RenameDevice, &["d1"], IdempotencyKey, None, "8e0612d3-450d-5a71-9704-2b7842612f03"),
+            (WriteRoute::ResolveClash, &[], IdempotencyKey, None, "0894dc73-b18f-5e82-9f23-925434ea196f"),
+            (
+                WriteRoute::ReplaceCameraDevice,
+                &["s1", "B"],
+                IdempotencyKey,
+                None,
+                "dfa15db6-d749-59ed-a283-bd2ab428860c",
+            ),
         ];
-        for (route, path_key, source, position, expected) in cases {
+        for (route, path_keys, source, position, expected) in cases {
             let key = "k1";
-            assert_eq!(route.scope(path_key).derive(source, key, position), id(expected), "{route:?}");
+            assert_eq!(route.scope_keys(path_keys).derive(source, key, position), id(expected), "{route:?}");
         }
         let webhook = WriteRoute::LiveDirector.scope(None).derive(WebhookId, "msg_1", None);
         assert_eq!(webhook, id("27bed403-eed1-5768-994f-308bf4c13b2e"));
@@ -138,5 +173,9 @@ mod tests {
     fn scopes_fill_in_the_path_key() {
         assert_eq!(WriteRoute::Join.scope(Some("s1")), IdScope("POST /v1/sessions/s1/cameras".into()));
         assert_eq!(WriteRoute::StartShoot.scope(None), IdScope("POST /v1/sessions".into()));
+        assert_eq!(
+            WriteRoute::ReplaceCameraDevice.scope_keys(&["s1", "B"]),
+            IdScope("POST /v1/sessions/s1/cameras/B/replace".into())
+        );
     }
 }

@@ -155,6 +155,35 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         url: Option<String>,
     },
+    /// Registry repair (operators): the device can no longer join a session.
+    RetireDevice {
+        device_id: DeviceId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Registry repair: the device may join sessions again.
+    ReinstateDevice {
+        device_id: DeviceId,
+    },
+    /// Registry repair: the operator's name for a device (`label`).
+    RenameDevice {
+        device_id: DeviceId,
+        label: String,
+    },
+    /// Registry repair: which device owns a hardware id several claimed.
+    ResolveClash {
+        hardware_id: String,
+        owner_device_id: DeviceId,
+        retire_others: bool,
+    },
+    /// Registry repair: another device takes over a camera of a live session.
+    ReplaceCameraDevice {
+        session_key: SessionKey,
+        camera_key: CameraKey,
+        device_id: DeviceId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
 }
 
 /// The kind of an event, as its wire `type` tag.
@@ -174,6 +203,11 @@ pub enum EventKind {
     Note,
     StillMarker,
     StillUploaded,
+    RetireDevice,
+    ReinstateDevice,
+    RenameDevice,
+    ResolveClash,
+    ReplaceCameraDevice,
 }
 
 impl EventKind {
@@ -192,6 +226,11 @@ impl EventKind {
             EventKind::Note => "note",
             EventKind::StillMarker => "still_marker",
             EventKind::StillUploaded => "still_uploaded",
+            EventKind::RetireDevice => "retire_device",
+            EventKind::ReinstateDevice => "reinstate_device",
+            EventKind::RenameDevice => "rename_device",
+            EventKind::ResolveClash => "resolve_clash",
+            EventKind::ReplaceCameraDevice => "replace_camera_device",
         }
     }
 }
@@ -234,6 +273,11 @@ impl Event {
             Event::Note { .. } => EventKind::Note,
             Event::StillMarker { .. } => EventKind::StillMarker,
             Event::StillUploaded { .. } => EventKind::StillUploaded,
+            Event::RetireDevice { .. } => EventKind::RetireDevice,
+            Event::ReinstateDevice { .. } => EventKind::ReinstateDevice,
+            Event::RenameDevice { .. } => EventKind::RenameDevice,
+            Event::ResolveClash { .. } => EventKind::ResolveClash,
+            Event::ReplaceCameraDevice { .. } => EventKind::ReplaceCameraDevice,
         }
     }
 
@@ -245,19 +289,29 @@ impl Event {
     }
 
     /// The device that this event speaks for, if any (used to scope device
-    /// credentials).
+    /// credentials; repairs speak of a device but only operators write
+    /// them).
     pub fn device_id(&self) -> Option<&DeviceId> {
         match self {
             Event::RegisterDevice { device_id, .. }
             | Event::JoinSession { device_id, .. }
-            | Event::UpdatePlacement { device_id, .. } => Some(device_id),
+            | Event::UpdatePlacement { device_id, .. }
+            | Event::RetireDevice { device_id, .. }
+            | Event::ReinstateDevice { device_id }
+            | Event::RenameDevice { device_id, .. }
+            | Event::ReplaceCameraDevice { device_id, .. } => Some(device_id),
+            Event::ResolveClash { owner_device_id, .. } => Some(owner_device_id),
             _ => None,
         }
     }
 
     pub fn partition(&self) -> Partition {
         match self {
-            Event::RegisterDevice { device_id, .. } => Partition::Device(device_id.clone()),
+            Event::RegisterDevice { device_id, .. }
+            | Event::RetireDevice { device_id, .. }
+            | Event::ReinstateDevice { device_id }
+            | Event::RenameDevice { device_id, .. }
+            | Event::ResolveClash { owner_device_id: device_id, .. } => Partition::Device(device_id.clone()),
             Event::StartShoot { session_key, .. }
             | Event::CompleteSession { session_key }
             | Event::JoinSession { session_key, .. }
@@ -269,7 +323,8 @@ impl Event {
             | Event::Marker { session_key, .. }
             | Event::Note { session_key, .. }
             | Event::StillMarker { session_key, .. }
-            | Event::StillUploaded { session_key, .. } => Partition::Session(session_key.clone()),
+            | Event::StillUploaded { session_key, .. }
+            | Event::ReplaceCameraDevice { session_key, .. } => Partition::Session(session_key.clone()),
         }
     }
 }
@@ -288,6 +343,8 @@ pub struct Envelope {
 }
 
 const TITLE_MAX: usize = 200;
+/// The longest reason an operator gives for a repair.
+pub const REASON_MAX: usize = 500;
 const TEXT_MAX: usize = 4000;
 const SHORT_MAX: usize = 200;
 const REF_MAX: usize = 2048;
@@ -359,6 +416,12 @@ pub fn validate_event(event: &Event, pointer: &str) -> Vec<Violation> {
                 }
             }
         }
+        Event::RetireDevice { reason, .. } | Event::ReplaceCameraDevice { reason, .. } => {
+            v.text("reason", reason.as_ref(), REASON_MAX, true);
+        }
+        Event::ReinstateDevice { .. } => {}
+        Event::RenameDevice { label, .. } => v.text("label", Some(label), SHORT_MAX, true),
+        Event::ResolveClash { hardware_id, .. } => v.text("hardwareId", Some(hardware_id), SHORT_MAX, true),
     }
     v.out
 }

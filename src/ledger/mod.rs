@@ -79,7 +79,7 @@ impl LedgerError {
 /// (`tests/limits.rs` fails when they differ); bumped by any change that
 /// an older deployment or an older service could not follow. Version 2:
 /// order independence (`migrations-notes/0003-order-independence.md`).
-pub const CONTRACT_VERSION: u32 = 2;
+pub const CONTRACT_VERSION: u32 = 3;
 
 /// The size of an event's JSON on the wire (`WireEvent`, as
 /// `ingest:applyBatch` measures its batches), without building it.
@@ -252,6 +252,17 @@ pub trait Ledger: Send + Sync + 'static {
     /// One harmless read over the same path as the writes (an event
     /// receipt nobody has): how long the round trip took.
     fn round_trip<'a>(&'a self) -> BoxFuture<'a, Result<std::time::Duration, LedgerError>>;
+
+    /// One of the contract's named reads (`ledger:sessions`,
+    /// `ledger:device`, …; `migrations-notes/0005`), with its arguments as
+    /// JSON; answers the ledger's JSON.
+    fn read<'a>(
+        &'a self,
+        name: &'static str,
+        _args: serde_json::Value,
+    ) -> BoxFuture<'a, Result<serde_json::Value, LedgerError>> {
+        Box::pin(async move { Err(LedgerError::Transport(format!("this ledger answers no reads ({name})"))) })
+    }
 }
 
 /// The embedded default: no ledger is configured; the journal holds every
