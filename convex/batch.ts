@@ -8,7 +8,9 @@
 //   session created by the batch is inserted, then patched at the end in the
 //   same transaction, which commits it once); a completed session's
 //   `summary` is rewritten from its counts in that same write;
-// - cameras: read once; their writes go through at once and into the cache;
+// - cameras: read once; their writes go through at once and into the cache,
+//   which finds a camera by key and by device (a replacement changes its
+//   device: the old device's entry is then "none");
 // - receipts: the whole batch's are read up front (receipts.ts).
 //
 // Everything that applies events reads sessions and cameras only through
@@ -176,6 +178,10 @@ export class Batch {
       this.cameras.get(Batch.cameraKey(camera.sessionKey, camera.cameraKey)) ?? camera;
     await this.db.patch(camera._id, patch);
     const next = { ...current, ...patch };
+    if (next.deviceId !== current.deviceId) {
+      // A replacement (apply/registry.ts): the old device holds it no more.
+      this.cameras.set(Batch.deviceKey(current.sessionKey, current.deviceId), null);
+    }
     this.remember(next);
     return next;
   }

@@ -14,7 +14,7 @@ import { v } from "convex/values";
 import { internalQuery } from "./_generated/server";
 import { FUNCTIONS_BUILD_ID } from "./buildId";
 
-export const CONTRACT_VERSION = 2;
+export const CONTRACT_VERSION = 3;
 
 export const handshake = internalQuery({
   args: {},

@@ -1,6 +1,6 @@
 // `ingest:applyBatch` and `ingest:settle`: the write path of the ledger.
 // Contract: migrations-notes/0001-ledger-schema-and-wire.md, refined by
-// 0003-order-independence.md.
+// 0003-order-independence.md and 0005-registry-repair-and-reads.md.
 //
 // Every event of a batch is applied in order in the one transaction of the
 // mutation, and gets exactly one verdict: applied, rejected, or waiting (for
@@ -8,8 +8,9 @@
 // open hold, the still). What an applied event brings wakes the events that
 // wait for it, which are applied then, in timeline order. A rejection is a
 // returned value, never an exception: every check of an event runs before
-// its first write, so a refused event writes nothing but its receipt, and
-// the events after it still run. The mutation throws only on a caller bug
+// its first write, so a refused event writes nothing but its receipt (and,
+// for a hardware id conflict, its clash report: 0005), and the events after
+// it still run. The mutation throws only on a caller bug
 // (batch size) or a ledger bug.
 //
 // This file holds the two mutations, the receipts' replays and the dispatch
@@ -29,12 +30,21 @@
 //   apply/director.ts   cut, cue, marker, note
 //   apply/holds.ts      hold_start, hold_end (paired by timeline)
 //   apply/stills.ts     still_marker, still_uploaded
+//   apply/registry.ts   retire_device, reinstate_device, rename_device,
+//                       resolve_clash, replace_camera_device (operators' repairs)
 import { v } from "convex/values";
 import { internalMutation } from "./_generated/server";
 import { joinSession, updatePlacement } from "./apply/cameras";
 import { registerDevice } from "./apply/devices";
 import { cut, simpleDirectorEvent } from "./apply/director";
 import { hold } from "./apply/holds";
+import {
+  reinstateDevice,
+  renameDevice,
+  replaceCameraDevice,
+  resolveClash,
+  retireDevice,
+} from "./apply/registry";
 import { completeSession, startShoot } from "./apply/sessions";
 import { stillMarker, stillUploaded } from "./apply/stills";
 import { Batch } from "./batch";
@@ -174,6 +184,16 @@ async function dispatch(batch: Batch, event: WireEvent): Promise<Outcome> {
       return stillMarker(batch, event);
     case "still_uploaded":
       return stillUploaded(batch, event);
+    case "retire_device":
+      return retireDevice(batch, event);
+    case "reinstate_device":
+      return reinstateDevice(batch, event);
+    case "rename_device":
+      return renameDevice(batch, event);
+    case "resolve_clash":
+      return resolveClash(batch, event);
+    case "replace_camera_device":
+      return replaceCameraDevice(batch, event);
     default: {
       const never: never = event;
       throw new Error(`unhandled event type ${JSON.stringify(never)}`);

@@ -1,5 +1,5 @@
 // Read side of the ledger. Contract: migrations-notes/0003-order-independence.md
-// ("Paged reads"). Every read is internal: it is called with the deploy key
+// ("Paged reads"), and 0005 ("Reads", contract 3: sessions, clashes, device). Every read is internal: it is called with the deploy key
 // (admin), never by anonymous clients (migrations-notes/0002). Every read is
 // bounded: a session's events, stills and placements come in pages of at
 // most READ_PAGE_MAX rows, over an index, in timeline order, with a cursor.
@@ -70,6 +70,98 @@ export const devices = internalQuery({
   handler: async (ctx, { paginationOpts }) =>
     ctx.db.query("productionDevices").withIndex("by_deviceId").paginate(bounded(paginationOpts)),
 });
+
+/**
+ * A page of sessions, newest `startedAt` (sender clock of the earliest
+ * start) first; only those of `status` if given, and with `startedAt` in
+ * `startedFrom..=startedTo` (each bound optional).
+ */
+export const sessions = internalQuery({
+  args: {
+    paginationOpts: paginationOptsValidator,
+    status: v.optional(v.union(v.literal("live"), v.literal("completed"))),
+    startedFrom: v.optional(v.number()),
+    startedTo: v.optional(v.number()),
+  },
+  handler: async (ctx, { paginationOpts, status, startedFrom, startedTo }) => {
+    // The optional bounds on startedAt (the index builder's type changes
+    // with each bound, hence the loose type).
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const range = (q: any) => {
+      let r = q;
+      if (startedFrom !== undefined) r = r.gte("startedAt", startedFrom);
+      if (startedTo !== undefined) r = r.lte("startedAt", startedTo);
+      return r;
+    };
+    const table = ctx.db.query("productionSessions");
+    const query =
+      status === undefined
+        ? table.withIndex("by_startedAt", range)
+        : table.withIndex("by_status_startedAt", (q) => range(q.eq("status", status)));
+    return query.order("desc").paginate(bounded(paginationOpts));
+  },
+});
+
+/** A page of the clash reports with that `open`, in timeline order (of the refused registrations). */
+export const clashes = internalQuery({
+  args: { paginationOpts: paginationOptsValidator, open: v.boolean() },
+  handler: async (ctx, { paginationOpts, open }) =>
+    ctx.db
+      .query("productionDeviceClashes")
+      .withIndex("by_open", (q) => q.eq("open", open))
+      .paginate(bounded(paginationOpts)),
+});
+
+/**
+ * One device and what the ledger knows of it: its row (or null); its camera
+ * rows, live or not (at most CAMERAS_READ_MAX, in timeline order of their
+ * joins); the clash reports where it is holder or claimant (at most
+ * READ_PAGE_MAX of each, in timeline order); its latest READ_PAGE_MAX
+ * receipts and placement rows, oldest first.
+ */
+export const device = internalQuery({
+  args: { deviceId: v.string() },
+  handler: async (ctx, { deviceId }) => {
+    const device = await ctx.db
+      .query("productionDevices")
+      .withIndex("by_deviceId", (q) => q.eq("deviceId", deviceId))
+      .unique();
+    const cameras = (
+      await ctx.db
+        .query("productionCameras")
+        .withIndex("by_device_live", (q) => q.eq("deviceId", deviceId))
+        .take(CAMERAS_READ_MAX)
+    ).sort((a, b) => byString(a.timelines.joined ?? "", b.timelines.joined ?? ""));
+    const held = await ctx.db
+      .query("productionDeviceClashes")
+      .withIndex("by_holder", (q) => q.eq("holderDeviceId", deviceId))
+      .take(READ_PAGE_MAX);
+    const claimed = await ctx.db
+      .query("productionDeviceClashes")
+      .withIndex("by_claimant", (q) => q.eq("claimantDeviceId", deviceId))
+      .take(READ_PAGE_MAX);
+    const clashes = [...held, ...claimed].sort((a, b) => byString(a.timeline, b.timeline));
+    const receipts = (
+      await ctx.db
+        .query("ingestReceipts")
+        .withIndex("by_device_timeline", (q) => q.eq("deviceId", deviceId))
+        .order("desc")
+        .take(READ_PAGE_MAX)
+    ).reverse();
+    const placements = (
+      await ctx.db
+        .query("productionCameraPlacements")
+        .withIndex("by_device_timeline", (q) => q.eq("deviceId", deviceId))
+        .order("desc")
+        .take(READ_PAGE_MAX)
+    ).reverse();
+    return { device, cameras, clashes, receipts, placements };
+  },
+});
+
+function byString(a: string, b: string) {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 /** The receipt (current verdict) of one eventId, or null (receipts.ts). */
 export const receipt = internalQuery({

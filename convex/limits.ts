@@ -11,5 +11,9 @@ export const EVENT_ID_MAX = 200;
 export const PLACEMENT_NOTES_MAX = 1000;
 /** Most rows in one page of a paged read (ledger.ts); a page asking for more gets this many. */
 export const READ_PAGE_MAX = 256;
-/** Most cameras `ledger:sessionHeader` answers for one session. */
+/** Most cameras `ledger:sessionHeader` answers for one session (and `ledger:device` for one device). */
 export const CAMERAS_READ_MAX = 1000;
+/** Longest `reason` of a retire_device / replace_camera_device, in characters; longer is `invalid_event`. */
+export const REPAIR_REASON_MAX = 500;
+/** Longest `label` of a rename_device, in characters (at least 1); otherwise `invalid_event`. */
+export const DEVICE_LABEL_MAX = 200;

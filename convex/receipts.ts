@@ -102,7 +102,8 @@ export async function record(
     timeline: timelineKey(event),
     ...defined({
       sessionKey: "sessionKey" in event ? event.sessionKey : undefined,
-      deviceId: "deviceId" in event ? event.deviceId : undefined,
+      // resolve_clash: its owner (migrations-notes/0005, ledger:device).
+      deviceId: "deviceId" in event ? event.deviceId : event.type === "resolve_clash" ? event.ownerDeviceId : undefined,
     }),
     at: event.at,
     receivedAt: event.receivedAt,

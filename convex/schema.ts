@@ -12,6 +12,8 @@ import {
   placement,
   platform,
   rejectionCode,
+  replacement,
+  retirement,
   stillFileFields,
   transition,
   waitingFor,
@@ -71,7 +73,11 @@ export default defineSchema({
         holdsClosedOnComplete: v.number(),
       }),
     ),
-  }).index("by_sessionKey", ["sessionKey"]),
+  })
+    .index("by_sessionKey", ["sessionKey"])
+    // ledger:sessions, newest startedAt first (migrations-notes/0005).
+    .index("by_startedAt", ["startedAt"])
+    .index("by_status_startedAt", ["status", "startedAt"]),
 
   productionCameras: defineTable({
     sessionKey: v.string(),
@@ -91,6 +97,9 @@ export default defineSchema({
     joinEventId: v.string(),
     updatedAt: v.number(),
     lastEventId: v.string(),
+    // Who held the camera before, oldest first (replace_camera_device);
+    // absent until a first replacement.
+    replaced: v.optional(v.array(replacement)),
     timelines,
   })
     .index("by_session_camera", ["sessionKey", "cameraKey"])
@@ -104,6 +113,8 @@ export default defineSchema({
     // Rank of this placement in the camera's timeline, from 1.
     version: v.number(),
     placement,
+    // The clock offset its event reported, when it reported one.
+    clockOffsetMs: v.optional(v.number()),
     at: v.number(),
     receivedAt: v.number(),
     appliedAt: v.number(),
@@ -111,7 +122,8 @@ export default defineSchema({
     timeline: v.string(),
   })
     .index("by_session_timeline", ["sessionKey", "timeline"])
-    .index("by_camera_timeline", ["sessionKey", "cameraKey", "timeline"]),
+    .index("by_camera_timeline", ["sessionKey", "cameraKey", "timeline"])
+    .index("by_device_timeline", ["deviceId", "timeline"]),
 
   productionDirectorEvents: defineTable({
     eventId: v.string(),
@@ -186,6 +198,11 @@ export default defineSchema({
     model: v.optional(v.string()),
     appVersion: v.optional(v.string()),
     hardwareId: v.optional(v.string()),
+    // The operator's name for the device (rename_device, latest-wins).
+    label: v.optional(v.string()),
+    // retire_device sets it, reinstate_device sets it to null (latest-wins);
+    // absent: never retired nor reinstated.
+    retirement: v.optional(retirement),
     // Service clock (`receivedAt`) when first / last seen.
     firstSeenAt: v.number(),
     lastSeenAt: v.number(),
@@ -198,6 +215,30 @@ export default defineSchema({
   })
     .index("by_deviceId", ["deviceId"])
     .index("by_hardwareId", ["hardwareId"]),
+
+  // A registration refused `hardware_id_conflict`, kept until an operator
+  // resolves it (resolve_clash). migrations-notes/0005.
+  productionDeviceClashes: defineTable({
+    hardwareId: v.string(),
+    // The device that holds the hardware id, and the one that claimed it.
+    holderDeviceId: v.string(),
+    claimantDeviceId: v.string(),
+    // The refused registration's.
+    eventId: v.string(),
+    at: v.number(),
+    receivedAt: v.number(),
+    timeline: v.string(),
+    name: v.string(),
+    platform,
+    open: v.boolean(),
+    // Once resolved: the resolve_clash event and the owner it named.
+    resolvedBy: v.optional(v.string()),
+    ownerDeviceId: v.optional(v.string()),
+  })
+    .index("by_hardwareId_open", ["hardwareId", "open"])
+    .index("by_holder", ["holderDeviceId", "timeline"])
+    .index("by_claimant", ["claimantDeviceId", "timeline"])
+    .index("by_open", ["open", "timeline"]),
 
   ingestReceipts: defineTable({
     eventId: v.string(),
@@ -226,5 +267,7 @@ export default defineSchema({
   })
     .index("by_eventId", ["eventId"])
     .index("by_waitsFor", ["waitsFor", "timeline"])
-    .index("by_waitSession", ["waitSession", "timeline"]),
+    .index("by_waitSession", ["waitSession", "timeline"])
+    // ledger:device (migrations-notes/0005).
+    .index("by_device_timeline", ["deviceId", "timeline"]),
 });

@@ -213,6 +213,66 @@ export const stillUploaded = v.object({
   url: v.optional(v.string()),
 });
 
+// Registry repair (migrations-notes/0005): written by operators.
+
+export const retireDevice = v.object({
+  ...common,
+  type: v.literal("retire_device"),
+  deviceId: v.string(),
+  reason: v.optional(v.string()),
+});
+
+export const reinstateDevice = v.object({
+  ...common,
+  type: v.literal("reinstate_device"),
+  deviceId: v.string(),
+});
+
+export const renameDevice = v.object({
+  ...common,
+  type: v.literal("rename_device"),
+  deviceId: v.string(),
+  label: v.string(),
+});
+
+export const resolveClash = v.object({
+  ...common,
+  type: v.literal("resolve_clash"),
+  hardwareId: v.string(),
+  ownerDeviceId: v.string(),
+  retireOthers: v.boolean(),
+});
+
+export const replaceCameraDevice = v.object({
+  ...common,
+  type: v.literal("replace_camera_device"),
+  sessionKey: v.string(),
+  cameraKey: v.string(),
+  deviceId: v.string(),
+  reason: v.optional(v.string()),
+});
+
+/** A device's retirement (latest-wins; `null` once reinstated). */
+export const retirement = v.union(
+  v.null(),
+  v.object({
+    at: v.number(),
+    receivedAt: v.number(),
+    reason: v.optional(v.string()),
+    eventId: v.string(),
+  }),
+);
+
+/** One entry of a camera's `replaced` list: who held it, who took it over. */
+export const replacement = v.object({
+  deviceId: v.string(),
+  byDeviceId: v.string(),
+  at: v.number(),
+  receivedAt: v.number(),
+  eventId: v.string(),
+  reason: v.optional(v.string()),
+});
+
 export const wireEvent = v.union(
   startShoot,
   completeSession,
@@ -227,6 +287,11 @@ export const wireEvent = v.union(
   note,
   stillMarker,
   stillUploaded,
+  retireDevice,
+  reinstateDevice,
+  renameDevice,
+  resolveClash,
+  replaceCameraDevice,
 );
 export type WireEvent = Infer<typeof wireEvent>;
 export type WireEventType = WireEvent["type"];
@@ -245,6 +310,11 @@ export const eventType = v.union(
   v.literal("note"),
   v.literal("still_marker"),
   v.literal("still_uploaded"),
+  v.literal("retire_device"),
+  v.literal("reinstate_device"),
+  v.literal("rename_device"),
+  v.literal("resolve_clash"),
+  v.literal("replace_camera_device"),
 );
 
 export const rejectionCode = v.union(
@@ -262,6 +332,10 @@ export const rejectionCode = v.union(
   v.literal("still_exists"),
   v.literal("hardware_id_conflict"),
   v.literal("invalid_event"),
+  // migrations-notes/0005
+  v.literal("device_retired"),
+  v.literal("clash_not_found"),
+  v.literal("device_not_in_clash"),
 );
 export type RejectionCode = Infer<typeof rejectionCode>;
 

@@ -29,6 +29,7 @@ export const modules: Record<string, () => Promise<any>> = {
   "../convex/apply/cameras.ts": () => import("../convex/apply/cameras"),
   "../convex/apply/director.ts": () => import("../convex/apply/director"),
   "../convex/apply/stills.ts": () => import("../convex/apply/stills"),
+  "../convex/apply/registry.ts": () => import("../convex/apply/registry"),
   "../convex/timeline.ts": () => import("../convex/timeline"),
   "../convex/lww.ts": () => import("../convex/lww"),
   "../convex/batch.ts": () => import("../convex/batch"),

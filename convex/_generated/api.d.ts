@@ -12,6 +12,7 @@ import type * as apply_cameras from "../apply/cameras.js";
 import type * as apply_devices from "../apply/devices.js";
 import type * as apply_director from "../apply/director.js";
 import type * as apply_holds from "../apply/holds.js";
+import type * as apply_registry from "../apply/registry.js";
 import type * as apply_sessions from "../apply/sessions.js";
 import type * as apply_stills from "../apply/stills.js";
 import type * as batch from "../batch.js";
@@ -40,6 +41,7 @@ declare const fullApi: ApiFromModules<{
   "apply/devices": typeof apply_devices;
   "apply/director": typeof apply_director;
   "apply/holds": typeof apply_holds;
+  "apply/registry": typeof apply_registry;
   "apply/sessions": typeof apply_sessions;
   "apply/stills": typeof apply_stills;
   batch: typeof batch;

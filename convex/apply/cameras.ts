@@ -11,7 +11,7 @@ import { initialTimelines, lwwPatch } from "../lww";
 import { isRefusal, reject, wait, type EventOf, type Outcome } from "../outcome";
 import { waitsForKey } from "../receipts";
 import { checkPlacement } from "../rules/checks";
-import { cameraWaitKey, getDevice, sessionFor } from "../rules/lookups";
+import { busyElsewhere, cameraWaitKey, getDevice, isRetiredBefore, sessionFor } from "../rules/lookups";
 import { timelineKey } from "../timeline";
 import type { Placement, WireEvent } from "../wire";
 import { touchDevice } from "./devices";
@@ -39,6 +39,7 @@ async function insertPlacement(
     deviceId: camera.deviceId,
     version: camera.placementVersion - later.length + 1,
     placement,
+    ...defined({ clockOffsetMs: "clockOffsetMs" in event ? event.clockOffsetMs : undefined }),
     at: event.at,
     receivedAt: event.receivedAt,
     appliedAt: batch.now,
@@ -84,17 +85,13 @@ export async function joinSession(batch: Batch, event: EventOf<"join_session">):
 
   const completed = session.status === "completed";
   const t = timelineKey(event);
+  if (isRetiredBefore(device, t)) {
+    return reject("device_retired", `device ${event.deviceId} is retired (by event ${device.retirement!.eventId})`);
+  }
   if (!completed) {
-    // The device is busy if it joined another session, still live, earlier
-    // in the timeline; it is free again when that session completes. (A
-    // session it joined later in the timeline does not hold it back: there,
-    // this join came first.)
-    const liveElsewhere = (
-      await batch.db
-        .query("productionCameras")
-        .withIndex("by_device_live", (q) => q.eq("deviceId", event.deviceId).eq("live", true))
-        .take(10)
-    ).find((c) => c.sessionKey !== event.sessionKey && (c.timelines.joined ?? "") < t);
+    // The device is busy if it holds a camera of another session, still
+    // live, since earlier in the timeline (lookups.ts, busyElsewhere).
+    const liveElsewhere = await busyElsewhere(batch, event.deviceId, event.sessionKey, t);
     if (liveElsewhere !== undefined) {
       return wait(
         "device_free",

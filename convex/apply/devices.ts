@@ -2,7 +2,9 @@
 // joins and placement updates give a device. What a registration says of a
 // device (name, platform, model, app version, hardware id) is the latest
 // registration's in timeline order, field by field (lww.ts); first/last
-// seen are the min/max of the service's clock.
+// seen are the min/max of the service's clock. A registration never changes
+// what operators set (`label`, `retirement`: apply/registry.ts). One whose
+// hardware id another device holds is refused and writes a clash report.
 import type { Doc } from "../_generated/dataModel";
 import type { Batch } from "../batch";
 import { initialTimelines, lwwPatch } from "../lww";
@@ -20,6 +22,20 @@ export async function registerDevice(batch: Batch, event: EventOf<"register_devi
       .take(10);
     const other = holders.find((d) => d.deviceId !== event.deviceId);
     if (other !== undefined) {
+      // Refused, and reported for an operator to resolve (migrations-notes/
+      // 0005): the one write a refused event makes besides its receipt.
+      await batch.db.insert("productionDeviceClashes", {
+        hardwareId,
+        holderDeviceId: other.deviceId,
+        claimantDeviceId: event.deviceId,
+        eventId: event.eventId,
+        at: event.at,
+        receivedAt: event.receivedAt,
+        timeline: timelineKey(event),
+        name: event.name,
+        platform: event.platform,
+        open: true,
+      });
       return reject(
         "hardware_id_conflict",
         `hardwareId ${hardwareId} is registered to device ${other.deviceId}, not ${event.deviceId}`,

@@ -1,6 +1,6 @@
 // Static checks of an event: what can be refused without reading the ledger
 // (`invalid_event`, `placement_out_of_range`). They run before any lookup.
-import { PLACEMENT_NOTES_MAX } from "../limits";
+import { DEVICE_LABEL_MAX, PLACEMENT_NOTES_MAX, REPAIR_REASON_MAX } from "../limits";
 import { reject, type Rejected } from "../outcome";
 import { INSTANCE_PATTERN } from "../timeline";
 import { PLACEMENT_RANGES, type Placement, type WireEvent } from "../wire";
@@ -12,6 +12,7 @@ const KEY_FIELDS = [
   "cameraKey",
   "holdId",
   "stillId",
+  "ownerDeviceId",
 ] as const;
 
 function isTime(x: number): boolean {
@@ -43,6 +44,12 @@ export function checkCommon(event: WireEvent): Rejected | null {
   }
   if ("fromCameraKey" in event && event.fromCameraKey === "") {
     return reject("invalid_event", "fromCameraKey must not be empty");
+  }
+  if ("reason" in event && event.reason !== undefined && event.reason.length > REPAIR_REASON_MAX) {
+    return reject("invalid_event", `reason is ${event.reason.length} characters, at most ${REPAIR_REASON_MAX}`);
+  }
+  if (event.type === "rename_device" && (event.label.length < 1 || event.label.length > DEVICE_LABEL_MAX)) {
+    return reject("invalid_event", `label must be 1..${DEVICE_LABEL_MAX} characters`);
   }
   if ("hardwareId" in event && event.hardwareId === "") {
     return reject("invalid_event", "hardwareId must not be empty (omit it)");

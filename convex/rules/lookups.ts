@@ -81,3 +81,35 @@ export function getStill(ctx: MutationCtx, stillId: string) {
     .withIndex("by_stillId", (q) => q.eq("stillId", stillId))
     .first();
 }
+
+/**
+ * Whether a device is retired by an event earlier in the timeline than `t`
+ * (migrations-notes/0005): a join or a replacement at `t` is then
+ * `device_retired`; one that came first stays applied.
+ */
+export function isRetiredBefore(device: Doc<"productionDevices">, t: string): boolean {
+  const r = device.retirement;
+  return r !== undefined && r !== null && (device.timelines.retirement ?? "") < t;
+}
+
+/**
+ * The camera a device holds in another live session since earlier in the
+ * timeline than `t`, if any (it is free again when that session completes).
+ * Since when: the timeline of the replacement that gave it the camera, else
+ * of the camera's join. A session it came to later in the timeline does not
+ * hold it back: there, the event at `t` came first.
+ */
+export async function busyElsewhere(
+  batch: Batch,
+  deviceId: string,
+  sessionKey: string,
+  t: string,
+): Promise<Doc<"productionCameras"> | undefined> {
+  const live = await batch.db
+    .query("productionCameras")
+    .withIndex("by_device_live", (q) => q.eq("deviceId", deviceId).eq("live", true))
+    .take(10);
+  return live.find(
+    (c) => c.sessionKey !== sessionKey && (c.timelines.deviceId ?? c.timelines.joined ?? "") < t,
+  );
+}

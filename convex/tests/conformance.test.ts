@@ -157,6 +157,74 @@ function scenarios(): Record<string, Scenario> {
     e.cut("s1", "A"), e.cut("s1", "B", { fromCameraKey: "A" }), e.join("s1", "A", "d1"),
     e.cut("s1", "A", { transition: "fade", transitionMs: 250 }), e.cut("s1", "C"),
   ]);
+  // Registry repair (migrations-notes/0005). A repair of a device is judged
+  // on the registry as it stands when it applies (a retire before the
+  // registration is device_not_found; the holder of a clash is the first
+  // registration that came): those scenarios are arrivalJudged.
+  add("registry-repair", "retire, reinstate and rename: latest-wins in the timeline; a registration changes neither label nor retirement; an unknown device is device_not_found at once", (e) => [
+    e.register("d1", { hardwareId: "hw-1" }), e.register("d2", { platform: "android" }),
+    e.rename("d1", "Cam A phone"), e.rename("d1", "Cam A spare"),
+    e.retire("d1", { reason: "screen cracked" }), e.reinstate("d1"),
+    e.retire("d2"), e.reinstate("d2"), e.retire("d2", { reason: "lost at the venue" }),
+    e.register("d1", { name: "Renamed by its app", appVersion: "3.1" }),
+    e.retire("d9"), e.reinstate("d9"), e.rename("d9", "ghost"),
+    e.rename("d1", ""), e.retire("d1", { reason: "x".repeat(501) }),
+  ], false, true);
+  add("retired-device-joins", "a join after the device's retirement is device_retired; a join before it stays applied; once reinstated, it joins", (e) => [
+    e.register("d1"), e.register("d2"), e.start("s1"),
+    e.join("s1", "A", "d1"), e.retire("d1"), e.place("s1", "d1", { x: 1 }, { clockOffsetMs: 9 }),
+    e.retire("d2", { reason: "battery swelling" }), e.join("s1", "B", "d2"),
+    e.reinstate("d2"), e.join("s1", "C", "d2", { clockOffsetMs: -2, placement: { panDeg: 45 } }),
+  ], false, true);
+  add("clash-resolved-for-holder", "registrations refused hardware_id_conflict write clash reports; resolved for the holder, every open report closes, the holder keeps the id, retireOthers retires the registered claimant; a new claim opens a new report", (e) => [
+    e.register("d1", { hardwareId: "hw-1" }), e.register("d2"),
+    e.register("d2", { hardwareId: "hw-1", name: "Second phone", platform: "android" }),
+    e.register("d5", { hardwareId: "hw-1" }),
+    e.resolve("hw-1", "d1", true),
+    e.register("d2", { hardwareId: "hw-1" }),
+  ], false, true);
+  add("clash-resolved-for-claimant", "resolved for the claimant: the holder loses the hardware id and is retired; the claimant registers again and succeeds, and the old holder's next claim is a new clash; a resolution with nothing open is clash_not_found, an owner that is no party device_not_in_clash", (e) => [
+    e.register("d1", { hardwareId: "hw-1" }),
+    e.register("d2", { hardwareId: "hw-1" }),
+    e.resolve("hw-1", "d2", true),
+    e.resolve("hw-1", "d2"),
+    e.register("d2", { hardwareId: "hw-1" }),
+    e.register("d1", { hardwareId: "hw-1", name: "still claims it" }),
+    e.resolve("hw-1", "d9"),
+    e.resolve("hw-2", "d1"),
+    e.resolve("hw-1", "d2"),
+  ], false, true);
+  add("clash-of-a-new-owner", "resolved for a registered claimant: its row gets the hardware id at once, the holder's loses it", (e) => [
+    e.register("d1", { hardwareId: "hw-1" }), e.register("d2"), e.register("d2", { hardwareId: "hw-1" }),
+    e.resolve("hw-1", "d2"), e.register("d1", { hardwareId: "hw-1" }),
+  ], false, true);
+  add("camera-replaced", "a device takes over a camera: it keeps key, role, placements and clock offset; the new device's placements apply to it (also one that came first); the old device joins another session (no completion: a replacement delivered after its session's completion is session_completed, whatever its timeline)", (e) => [
+    e.register("d1"), e.register("d2"), e.register("d3"), e.start("s1"),
+    e.join("s1", "A", "d1", { role: "hero", placement: { x: 1 }, clockOffsetMs: 7 }),
+    e.join("s1", "B", "d2"), e.cut("s1", "A"),
+    e.replace("s1", "A", "d3", { reason: "battery died" }),
+    e.place("s1", "d3", { x: 2, panDeg: 15 }, { clockOffsetMs: -5 }),
+    e.cut("s1", "B"), e.cut("s1", "A"),
+    e.start("s2"), e.join("s2", "A", "d1"),
+  ]);
+  add("camera-replacement-waits", "a replacement waits for its camera, then for its new device, then for the new device to be free of another live session", (e) => [
+    e.register("d1"), e.register("d2"), e.register("d3"), e.start("s1"), e.start("s2"),
+    e.join("s1", "A", "d1"), e.join("s2", "X", "d2"),
+    e.replace("s1", "A", "d2"),
+    e.replace("s1", "B", "d4"),
+    e.join("s1", "B", "d3"),
+    e.register("d4"),
+    e.replace("s9", "A", "d1"),
+    e.complete("s2"),
+  ]);
+  add("camera-replacement-refused", "a replacement by a retired device (device_retired), by a device already in the session, the replaced one included (device_already_in_session), to a completed session (session_completed); what still waits is settled", (e) => [
+    e.register("d1"), e.register("d2"), e.register("d3"), e.register("d4"), e.start("s1"),
+    e.join("s1", "A", "d1"), e.join("s1", "B", "d2"),
+    e.retire("d3"), e.replace("s1", "A", "d3"),
+    e.replace("s1", "A", "d2"), e.replace("s1", "A", "d1"),
+    e.replace("s1", "C", "d4"),
+    e.complete("s1"), e.replace("s1", "B", "d4"),
+  ], true, true);
   for (let seed = 1; seed <= MODEL_SHOOTS; seed++) {
     out[`model-${String(seed).padStart(3, "0")}`] = {
       description: `the order model's random shoot ${seed} (convex/tests/model.helpers.ts), settled`,

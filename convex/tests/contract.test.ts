@@ -10,7 +10,7 @@ describe("contract:handshake", () => {
     const t = setup();
     const got = await t.query(internal.contract.handshake, {});
     expect(got).toEqual({ contractVersion: CONTRACT_VERSION, functionsBuildId: FUNCTIONS_BUILD_ID });
-    expect(CONTRACT_VERSION).toBe(2);
+    expect(CONTRACT_VERSION).toBe(3);
     expect(FUNCTIONS_BUILD_ID).toMatch(/^[0-9a-f]{16}$/);
   });
 
@@ -46,7 +46,10 @@ describe("visibility", () => {
       "ledger:sessionEvents",
       "ledger:sessionStills",
       "ledger:sessionPlacements",
+      "ledger:sessions",
       "ledger:devices",
+      "ledger:clashes",
+      "ledger:device",
       "ledger:receipt",
       "ledger:receipts",
       "contract:handshake",
@@ -65,6 +68,8 @@ describe("visibility", () => {
       "contract:handshake",
       "ingest:applyBatch",
       "ingest:settle",
+      "ledger:clashes",
+      "ledger:device",
       "ledger:devices",
       "ledger:receipt",
       "ledger:receipts",
@@ -72,6 +77,7 @@ describe("visibility", () => {
       "ledger:sessionHeader",
       "ledger:sessionPlacements",
       "ledger:sessionStills",
+      "ledger:sessions",
     ]);
     const pub = [...fns].filter(([, f]) => f.isInternal !== true || f.isPublic === true).map(([p]) => p);
     expect(pub).toEqual([]);

@@ -41,6 +41,7 @@ const TABLES: TableNames[] = [
   "productionDirectorEvents",
   "productionStills",
   "productionDevices",
+  "productionDeviceClashes",
   "ingestReceipts",
 ];
 
@@ -212,6 +213,46 @@ export function events(startAt = NOW - 3_600_000) {
       sessionKey,
       stillId,
       storageRef,
+      ...x,
+    }),
+    retire: (deviceId: string, x: Extra<"retire_device"> = {}): Ev<"retire_device"> => ({
+      ...base("retire_device"),
+      deviceId,
+      ...x,
+    }),
+    reinstate: (deviceId: string, x: Extra<"reinstate_device"> = {}): Ev<"reinstate_device"> => ({
+      ...base("reinstate_device"),
+      deviceId,
+      ...x,
+    }),
+    rename: (deviceId: string, label: string, x: Extra<"rename_device"> = {}): Ev<"rename_device"> => ({
+      ...base("rename_device"),
+      deviceId,
+      label,
+      ...x,
+    }),
+    resolve: (
+      hardwareId: string,
+      ownerDeviceId: string,
+      retireOthers = false,
+      x: Extra<"resolve_clash"> = {},
+    ): Ev<"resolve_clash"> => ({
+      ...base("resolve_clash"),
+      hardwareId,
+      ownerDeviceId,
+      retireOthers,
+      ...x,
+    }),
+    replace: (
+      sessionKey: string,
+      cameraKey: string,
+      deviceId: string,
+      x: Extra<"replace_camera_device"> = {},
+    ): Ev<"replace_camera_device"> => ({
+      ...base("replace_camera_device"),
+      sessionKey,
+      cameraKey,
+      deviceId,
       ...x,
     }),
   };

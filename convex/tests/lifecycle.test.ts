@@ -169,8 +169,8 @@ describe("a whole shoot", () => {
     ]);
 
     expect(placements.map(bare)).toEqual([
-      { sessionKey: "s1", cameraKey: "A", deviceId: "d1", version: 1, placement: P1, at: at(4), receivedAt: at(4) + 5, appliedAt: NOW, eventId: id(4), timeline: tl(4) },
-      { sessionKey: "s1", cameraKey: "B", deviceId: "d2", version: 1, placement: P2, at: at(14), receivedAt: at(14) + 5, appliedAt: NOW, eventId: id(14), timeline: tl(14) },
+      { sessionKey: "s1", cameraKey: "A", deviceId: "d1", version: 1, placement: P1, clockOffsetMs: 12, at: at(4), receivedAt: at(4) + 5, appliedAt: NOW, eventId: id(4), timeline: tl(4) },
+      { sessionKey: "s1", cameraKey: "B", deviceId: "d2", version: 1, placement: P2, clockOffsetMs: -40, at: at(14), receivedAt: at(14) + 5, appliedAt: NOW, eventId: id(14), timeline: tl(14) },
     ]);
 
     const common = (i: number) => ({

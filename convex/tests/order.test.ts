@@ -48,6 +48,7 @@ const KEYS: Record<string, (d: Record<string, unknown>) => string> = {
   productionDirectorEvents: (d) => String(d.timeline),
   productionStills: (d) => String(d.stillId),
   productionDevices: (d) => String(d.deviceId),
+  productionDeviceClashes: (d) => String(d.timeline),
   ingestReceipts: (d) => String(d.eventId),
 };
 

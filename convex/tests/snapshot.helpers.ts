@@ -27,6 +27,7 @@ const TABLES: [string, TableNames, (d: Record<string, unknown>) => string][] = [
   ["placements", "productionCameraPlacements", (d) => String(d.timeline)],
   ["directorEvents", "productionDirectorEvents", (d) => String(d.timeline)],
   ["stills", "productionStills", (d) => String(d.stillId)],
+  ["clashes", "productionDeviceClashes", (d) => String(d.timeline)],
 ];
 
 function strip(d: Record<string, unknown>) {

@@ -62,6 +62,6 @@ describe("texts the Rust side reads", () => {
   test("CONTRACT_VERSION is one line `export const CONTRACT_VERSION = <integer>;`", () => {
     const text = fs.readFileSync(path.join(convexDir, "contract.ts"), "utf8");
     const lines = text.split("\n").filter((l) => l.includes("CONTRACT_VERSION ="));
-    expect(lines).toEqual(["export const CONTRACT_VERSION = 2;"]);
+    expect(lines).toEqual(["export const CONTRACT_VERSION = 3;"]);
   });
 });
