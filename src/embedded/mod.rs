@@ -226,6 +226,7 @@ impl EmbeddedLedger {
             ("placements", Table::Placements, &["timeline"][..]),
             ("directorEvents", Table::DirectorEvents, &["timeline"][..]),
             ("stills", Table::Stills, &["stillId"][..]),
+            ("clashes", Table::Clashes, &["timeline"][..]),
         ] {
             let mut rows: Vec<Map<String, Value>> = store
                 .find(table, &[], None, "id", None)?

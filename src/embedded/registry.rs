@@ -2,9 +2,11 @@
 //! the operators' events `retire_device`, `reinstate_device`,
 //! `rename_device`, `resolve_clash` and `replace_camera_device`, the clash
 //! report a refused `register_device` writes, and the `device_retired` rule
-//! of a join. The TypeScript twins are in `convex/apply/` (registry repair)
-//! and `convex/apply/devices.ts` (the clash report); the conformance corpus
-//! holds both to the same snapshots.
+//! of a join. The TypeScript twins are `convex/apply/registry.ts`,
+//! `convex/apply/devices.ts` (the clash report) and `convex/rules/lookups.ts`
+//! (`isRetiredBefore`); the conformance corpus holds both to the same
+//! snapshots. The static checks (`reason`, `label`, `ownerDeviceId`) are in
+//! `check_common`, as in `convex/rules/checks.ts`.
 //!
 //! Two shapes of write here are not [`Store::patch`]'s: `retirement: null`
 //! is a real JSON null (a reinstated device), so latest-wins fields are
@@ -14,15 +16,10 @@
 use serde_json::{Value, json};
 
 use super::rules::{
-    Ctx, Outcome, R, applied, camera_in_session, field, in_other_live_session, js_len, lww, num, obj, refuse, reject,
-    s, session_for, sv, timeline_key, timelines_of, wait, waits_for_key,
+    Ctx, Outcome, R, applied, camera_in_session, field, in_other_live_session, lww, num, obj, refuse, reject, s,
+    session_for, sv, timeline_key, timelines_of, wait, waits_for_key,
 };
 use super::store::{Doc, Row, Table, text};
-
-/// Longest `reason` of a retirement or a replacement, in characters.
-pub const REASON_MAX: usize = 500;
-/// Longest operator's `label` of a device, in characters (at least 1).
-pub const LABEL_MAX: usize = 200;
 
 /// Writes `fields` into a row as they are, nulls included, and the row.
 fn put_fields(ctx: &Ctx, table: Table, row: &mut Row, fields: Doc) -> R<()> {
@@ -41,24 +38,6 @@ fn lww_device(ctx: &Ctx, device: &mut Row, t: &str, fields: &[(&str, Option<Valu
     patch.insert("updatedAt".into(), num(ctx.now));
     put_fields(ctx, Table::Devices, device, patch)?;
     Ok(true)
-}
-
-fn check_reason(event: &Doc) -> Option<Outcome> {
-    match event.get("reason") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(r)) if js_len(r) <= REASON_MAX => None,
-        Some(Value::String(_)) => {
-            Some(reject("invalid_event", format!("reason must be at most {REASON_MAX} characters")))
-        }
-        Some(_) => Some(reject("invalid_event", "reason must be a string")),
-    }
-}
-
-fn required(event: &Doc, key: &str) -> Option<Outcome> {
-    match s(event, key) {
-        Some(x) if !x.is_empty() => None,
-        _ => Some(reject("invalid_event", format!("{key} must not be empty"))),
-    }
 }
 
 /// The device of an operator's event, or `device_not_found` at once (a
@@ -84,22 +63,22 @@ fn retirement_of(event: &Doc, reason: Option<Value>) -> Value {
 /// stays applied).
 pub fn retired_before(device: &Doc, t: &str) -> Option<Outcome> {
     let retirement = device.get("retirement")?.as_object()?;
-    let set = s(&timelines_of(device), "retirement")?.to_string();
-    if set.as_str() >= t {
+    let timelines = timelines_of(device);
+    if s(&timelines, "retirement").unwrap_or_default() >= t {
         return None;
     }
-    let id = sv(device, "deviceId");
     Some(reject(
         "device_retired",
-        format!("device {id} is retired (by event {})", s(retirement, "eventId").unwrap_or_default()),
+        format!(
+            "device {} is retired (by event {})",
+            sv(device, "deviceId"),
+            s(retirement, "eventId").unwrap_or_default()
+        ),
     ))
 }
 
 /// `retire_device`: `retirement` set, latest-wins.
 pub fn retire_device(ctx: &Ctx, event: &Doc) -> R<Outcome> {
-    if let Some(bad) = required(event, "deviceId").or_else(|| check_reason(event)) {
-        return Ok(bad);
-    }
     let mut device = refuse!(registered(ctx, &sv(event, "deviceId"))?);
     let value = retirement_of(event, field(event, "reason"));
     lww_device(ctx, &mut device, &timeline_key(event), &[("retirement", Some(value))])?;
@@ -108,9 +87,6 @@ pub fn retire_device(ctx: &Ctx, event: &Doc) -> R<Outcome> {
 
 /// `reinstate_device`: `retirement` null, latest-wins.
 pub fn reinstate_device(ctx: &Ctx, event: &Doc) -> R<Outcome> {
-    if let Some(bad) = required(event, "deviceId") {
-        return Ok(bad);
-    }
     let mut device = refuse!(registered(ctx, &sv(event, "deviceId"))?);
     lww_device(ctx, &mut device, &timeline_key(event), &[("retirement", Some(Value::Null))])?;
     Ok(applied(&[(Table::Devices, device.id)], vec![]))
@@ -118,13 +94,7 @@ pub fn reinstate_device(ctx: &Ctx, event: &Doc) -> R<Outcome> {
 
 /// `rename_device`: the operator's `label`, latest-wins.
 pub fn rename_device(ctx: &Ctx, event: &Doc) -> R<Outcome> {
-    if let Some(bad) = required(event, "deviceId") {
-        return Ok(bad);
-    }
-    let label = s(event, "label").unwrap_or_default().to_string();
-    if !(1..=LABEL_MAX).contains(&js_len(&label)) {
-        return Ok(reject("invalid_event", format!("label must be 1..{LABEL_MAX} characters")));
-    }
+    let label = sv(event, "label");
     let mut device = refuse!(registered(ctx, &sv(event, "deviceId"))?);
     lww_device(ctx, &mut device, &timeline_key(event), &[("label", Some(json!(label)))])?;
     Ok(applied(&[(Table::Devices, device.id)], vec![]))
@@ -155,26 +125,25 @@ pub fn report_clash(ctx: &Ctx, event: &Doc, hardware_id: &str, holder: &str) -> 
     ctx.store.insert(Table::Clashes, &doc)
 }
 
-/// `resolve_clash`: which device owns a hardware id several claimed.
+/// `resolve_clash`: which device owns a hardware id several claimed. Each
+/// party's row (holders, then claimants, in report order) gets one write:
+/// a holder other than the owner loses the hardware id (removed, its
+/// timeline this event's, so an older registration delivered later does not
+/// put it back) unless the owner is a holder too; the owner, not a holder,
+/// gets it latest-wins; with `retireOthers` the others are retired. A party
+/// not registered is skipped (a claimant: it registers again).
 pub fn resolve_clash(ctx: &Ctx, event: &Doc) -> R<Outcome> {
-    if let Some(bad) = required(event, "hardwareId").or_else(|| required(event, "ownerDeviceId")) {
-        return Ok(bad);
-    }
-    if !event.get("retireOthers").is_some_and(Value::is_boolean) {
-        return Ok(reject("invalid_event", "retireOthers must be a boolean"));
-    }
     let (hw, owner) = (sv(event, "hardwareId"), sv(event, "ownerDeviceId"));
-    let retire_others = event.get("retireOthers") == Some(&Value::Bool(true));
     let reports = ctx.store.find(
         Table::Clashes,
         &[("hardware_id", text(&hw)), ("open", rusqlite::types::Value::Integer(1))],
         None,
-        "timeline",
+        "id",
         None,
     )?;
-    if reports.is_empty() {
-        return Ok(reject("clash_not_found", format!("no open clash of hardwareId {hw}")));
-    }
+    let Some(first) = reports.first() else {
+        return Ok(reject("clash_not_found", format!("no open clash report of hardware id {hw}")));
+    };
     let mut holders: Vec<String> = Vec::new();
     let mut parties: Vec<String> = Vec::new();
     for r in &reports {
@@ -191,7 +160,7 @@ pub fn resolve_clash(ctx: &Ctx, event: &Doc) -> R<Outcome> {
     if !parties.contains(&owner) {
         return Ok(reject(
             "device_not_in_clash",
-            format!("device {owner} is neither the holder nor a claimant of an open clash of hardwareId {hw}"),
+            format!("device {owner} is no party to the clash of hardware id {hw}"),
         ));
     }
     let t = timeline_key(event);
@@ -200,34 +169,36 @@ pub fn resolve_clash(ctx: &Ctx, event: &Doc) -> R<Outcome> {
         let fields = obj(json!({ "open": false, "resolvedBy": event_id, "ownerDeviceId": owner }));
         put_fields(ctx, Table::Clashes, &mut r, fields)?;
     }
-    // The holders other than the owner lose the hardware id: removed, its
-    // timeline this event's (an older registration delivered later does not
-    // put it back).
-    for holder in holders.iter().filter(|h| **h != owner) {
-        let Some(mut row) = ctx.device(holder)? else { continue };
-        if s(&row.doc, "hardwareId") != Some(hw.as_str()) {
-            continue;
+    let mut ids = vec![(Table::Clashes, first.id)];
+    let retirement = retirement_of(event, Some(json!(format!("hardware id {hw} belongs to {owner}"))));
+    let owner_holds = holders.contains(&owner);
+    for id in &parties {
+        let Some(mut row) = ctx.device(id)? else { continue };
+        let mut timelines = timelines_of(&row.doc);
+        let mut patch = Doc::new();
+        let mut remove = false;
+        if *id != owner && holders.contains(id) && s(&row.doc, "hardwareId") == Some(hw.as_str()) && !owner_holds {
+            remove = true;
+            timelines.insert("hardwareId".into(), json!(t));
         }
-        let (patch, timelines) = lww(&timelines_of(&row.doc), &t, &[("hardwareId", Some(Value::Null))], false);
-        if patch.contains_key("hardwareId") {
-            row.doc.remove("hardwareId");
-            let fields = obj(json!({ "timelines": timelines, "updatedAt": num(ctx.now) }));
-            put_fields(ctx, Table::Devices, &mut row, fields)?;
+        if *id == owner && !owner_holds {
+            let (got, next) = lww(&timelines, &t, &[("hardwareId", Some(json!(hw)))], false);
+            patch.extend(got);
+            timelines = next;
+            ids.push((Table::Devices, row.id));
         }
-    }
-    let mut ids = vec![(Table::Clashes, reports[0].id)];
-    if let Some(mut row) = ctx.device(&owner)? {
-        if !holders.contains(&owner) {
-            lww_device(ctx, &mut row, &t, &[("hardwareId", Some(json!(hw)))])?;
+        if *id != owner && event.get("retireOthers") == Some(&Value::Bool(true)) {
+            let (got, next) = lww(&timelines, &t, &[("retirement", Some(retirement.clone()))], false);
+            patch.extend(got);
+            timelines = next;
         }
-        ids.push((Table::Devices, row.id));
-    }
-    if retire_others {
-        let reason = json!(format!("hardware id {hw} belongs to {owner}"));
-        for other in parties.iter().filter(|p| **p != owner) {
-            let Some(mut row) = ctx.device(other)? else { continue };
-            let value = retirement_of(event, Some(reason.clone()));
-            lww_device(ctx, &mut row, &t, &[("retirement", Some(value))])?;
+        if remove || !patch.is_empty() {
+            if remove {
+                row.doc.remove("hardwareId");
+            }
+            patch.insert("timelines".into(), Value::Object(timelines));
+            patch.insert("updatedAt".into(), num(ctx.now));
+            put_fields(ctx, Table::Devices, &mut row, patch)?;
         }
     }
     Ok(applied(&ids, vec![]))
@@ -236,14 +207,6 @@ pub fn resolve_clash(ctx: &Ctx, event: &Doc) -> R<Outcome> {
 /// `replace_camera_device`: another device takes over a camera of a live
 /// session; the camera keeps its key, role, placements and clock offset.
 pub fn replace_camera_device(ctx: &Ctx, event: &Doc) -> R<Outcome> {
-    for k in ["sessionKey", "cameraKey", "deviceId"] {
-        if let Some(bad) = required(event, k) {
-            return Ok(bad);
-        }
-    }
-    if let Some(bad) = check_reason(event) {
-        return Ok(bad);
-    }
     let session = refuse!(session_for(ctx, event)?);
     let (key, camera_key, device_id) = (sv(event, "sessionKey"), sv(event, "cameraKey"), sv(event, "deviceId"));
     if s(&session.doc, "status") == Some("completed") {
@@ -279,7 +242,16 @@ pub fn replace_camera_device(ctx: &Ctx, event: &Doc) -> R<Outcome> {
     }
     let mut replaced = camera.doc.get("replaced").and_then(Value::as_array).cloned().unwrap_or_default();
     replaced.push(Value::Object(entry));
-    let fields = obj(json!({ "deviceId": device_id, "replaced": replaced, "updatedAt": num(ctx.now) }));
+    // `timelines.deviceId`: since when this device holds the camera (the
+    // busy check of joins and replacements, `in_other_live_session`).
+    let mut timelines = timelines_of(&camera.doc);
+    timelines.insert("deviceId".into(), json!(t));
+    let fields = obj(json!({
+        "deviceId": device_id,
+        "replaced": replaced,
+        "timelines": timelines,
+        "updatedAt": num(ctx.now),
+    }));
     put_fields(ctx, Table::Cameras, &mut camera, fields)?;
     Ok(applied(
         &[(Table::Cameras, camera.id)],

@@ -15,6 +15,9 @@ use super::store::{Doc, Row, Store, Table, ledger_id, text};
 /// `convex/limits.ts`.
 const EVENT_ID_MAX: usize = 200;
 const PLACEMENT_NOTES_MAX: usize = 1000;
+/// `convex/limits.ts` REPAIR_REASON_MAX, DEVICE_LABEL_MAX.
+pub const REPAIR_REASON_MAX: usize = 500;
+pub const DEVICE_LABEL_MAX: usize = 200;
 
 /// `convex/wire.ts` PLACEMENT_RANGES.
 const PLACEMENT_RANGES: [(&str, f64, f64); 10] = [
@@ -543,13 +546,26 @@ fn check_common(event: &Doc) -> Option<Outcome> {
     if !(seq >= 0.0 && seq.fract() == 0.0 && seq <= 9_007_199_254_740_991.0) {
         return Some(reject("invalid_event", "seq must be an integer >= 0"));
     }
-    for key in ["sessionKey", "deviceId", "cameraKey", "holdId", "stillId"] {
+    for key in ["sessionKey", "deviceId", "cameraKey", "holdId", "stillId", "ownerDeviceId"] {
         if s(event, key) == Some("") {
             return Some(reject("invalid_event", format!("{key} must not be empty")));
         }
     }
     if s(event, "fromCameraKey") == Some("") {
         return Some(reject("invalid_event", "fromCameraKey must not be empty"));
+    }
+    if let Some(reason) = s(event, "reason")
+        && js_len(reason) > REPAIR_REASON_MAX
+    {
+        return Some(reject(
+            "invalid_event",
+            format!("reason is {} characters, at most {REPAIR_REASON_MAX}", js_len(reason)),
+        ));
+    }
+    if s(event, "type") == Some("rename_device")
+        && !(1..=DEVICE_LABEL_MAX).contains(&js_len(s(event, "label").unwrap_or_default()))
+    {
+        return Some(reject("invalid_event", format!("label must be 1..{DEVICE_LABEL_MAX} characters")));
     }
     if s(event, "hardwareId") == Some("") {
         return Some(reject("invalid_event", "hardwareId must not be empty (omit it)"));
@@ -948,8 +964,11 @@ fn join_session(ctx: &Ctx, event: &Doc) -> R<Outcome> {
     Ok(applied(&ids, vec![]))
 }
 
-/// The wait of a device that is a camera of another live session, joined
-/// earlier in the timeline than `t` (`device_in_other_session`).
+/// `busyElsewhere` (`convex/rules/lookups.ts`): the wait of a device that
+/// holds a camera of another live session since earlier in the timeline
+/// than `t` (`device_in_other_session`). Since when: the timeline of the
+/// replacement that gave it the camera (`timelines.deviceId`), else of the
+/// camera's join.
 pub(super) fn in_other_live_session(ctx: &Ctx, device_id: &str, key: &str, t: &str) -> R<Option<Outcome>> {
     let live = ctx.store.find(
         Table::Cameras,
@@ -958,9 +977,11 @@ pub(super) fn in_other_live_session(ctx: &Ctx, device_id: &str, key: &str, t: &s
         "id",
         Some(10),
     )?;
-    let elsewhere = live
-        .iter()
-        .find(|c| s(&c.doc, "sessionKey") != Some(key) && s(&timelines_of(&c.doc), "joined").unwrap_or_default() < t);
+    let elsewhere = live.iter().find(|c| {
+        let timelines = timelines_of(&c.doc);
+        let since = s(&timelines, "deviceId").or_else(|| s(&timelines, "joined")).unwrap_or_default();
+        s(&c.doc, "sessionKey") != Some(key) && since < t
+    });
     Ok(elsewhere.map(|c| {
         wait(
             "device_free",
