@@ -25,6 +25,8 @@
 //! 4. **Never the source of truth when Convex is configured.** Convex is;
 //!    the embedded ledger answers reads when Convex cannot, and says so.
 
+pub mod reads;
+mod registry;
 pub mod rules;
 pub mod store;
 
@@ -61,6 +63,10 @@ pub enum EmbeddedError {
     NotAnEvent(String),
     #[error("the embedded ledger is closed")]
     Closed,
+    #[error("no read named {0}")]
+    UnknownRead(String),
+    #[error("bad read arguments: {0}")]
+    BadRead(String),
 }
 
 /// The embedded ledger, over one SQLite connection.
@@ -220,6 +226,7 @@ impl EmbeddedLedger {
             ("placements", Table::Placements, &["timeline"][..]),
             ("directorEvents", Table::DirectorEvents, &["timeline"][..]),
             ("stills", Table::Stills, &["stillId"][..]),
+            ("clashes", Table::Clashes, &["timeline"][..]),
         ] {
             let mut rows: Vec<Map<String, Value>> = store
                 .find(table, &[], None, "id", None)?

@@ -9,11 +9,15 @@
 
 use serde_json::{Map, Value, json};
 
+use super::registry;
 use super::store::{Doc, Row, Store, Table, ledger_id, text};
 
 /// `convex/limits.ts`.
 const EVENT_ID_MAX: usize = 200;
 const PLACEMENT_NOTES_MAX: usize = 1000;
+/// `convex/limits.ts` REPAIR_REASON_MAX, DEVICE_LABEL_MAX.
+pub const REPAIR_REASON_MAX: usize = 500;
+pub const DEVICE_LABEL_MAX: usize = 200;
 
 /// `convex/wire.ts` PLACEMENT_RANGES.
 const PLACEMENT_RANGES: [(&str, f64, f64); 10] = [
@@ -30,7 +34,7 @@ const PLACEMENT_RANGES: [(&str, f64, f64); 10] = [
 ];
 
 pub type Error = rusqlite::Error;
-type R<T> = Result<T, Error>;
+pub(super) type R<T> = Result<T, Error>;
 
 /// `convex/outcome.ts`.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,15 +44,20 @@ pub enum Outcome {
     Rejected { code: &'static str, message: String },
 }
 
-fn reject(code: &'static str, message: impl Into<String>) -> Outcome {
+pub(super) fn reject(code: &'static str, message: impl Into<String>) -> Outcome {
     Outcome::Rejected { code, message: message.into() }
 }
 
-fn wait(kind: &'static str, key: impl Into<String>, code: &'static str, message: impl Into<String>) -> Outcome {
+pub(super) fn wait(
+    kind: &'static str,
+    key: impl Into<String>,
+    code: &'static str,
+    message: impl Into<String>,
+) -> Outcome {
     Outcome::Waiting { kind, key: key.into(), code, message: message.into() }
 }
 
-fn applied(ids: &[(Table, i64)], wakes: Vec<String>) -> Outcome {
+pub(super) fn applied(ids: &[(Table, i64)], wakes: Vec<String>) -> Outcome {
     let ledger_ids = ids.iter().map(|(t, id)| (t.convex().to_string(), Value::String(ledger_id(*t, *id)))).collect();
     Outcome::Applied { ledger_ids, wakes }
 }
@@ -62,19 +71,20 @@ macro_rules! refuse {
         }
     };
 }
+pub(super) use refuse;
 
 // --- small helpers ----------------------------------------------------------
 
-fn s<'a>(d: &'a Doc, k: &str) -> Option<&'a str> {
+pub(super) fn s<'a>(d: &'a Doc, k: &str) -> Option<&'a str> {
     d.get(k).and_then(Value::as_str)
 }
-fn n(d: &Doc, k: &str) -> Option<f64> {
+pub(super) fn n(d: &Doc, k: &str) -> Option<f64> {
     d.get(k).and_then(Value::as_f64)
 }
-fn sv(d: &Doc, k: &str) -> String {
+pub(super) fn sv(d: &Doc, k: &str) -> String {
     s(d, k).unwrap_or_default().to_string()
 }
-fn obj(v: Value) -> Doc {
+pub(super) fn obj(v: Value) -> Doc {
     match v {
         Value::Object(m) => m,
         _ => Map::new(),
@@ -84,7 +94,7 @@ fn obj(v: Value) -> Doc {
 fn defined(pairs: &[(&str, Option<Value>)]) -> Doc {
     pairs.iter().filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v))).collect()
 }
-fn field(d: &Doc, k: &str) -> Option<Value> {
+pub(super) fn field(d: &Doc, k: &str) -> Option<Value> {
     d.get(k).filter(|v| !v.is_null()).cloned()
 }
 /// A JavaScript number as `${n}` prints it (for messages).
@@ -99,11 +109,11 @@ pub fn js_num(x: f64) -> String {
     }
 }
 /// `String.length`: UTF-16 code units.
-fn js_len(s: &str) -> usize {
+pub(super) fn js_len(s: &str) -> usize {
     s.encode_utf16().count()
 }
 /// A number as JSON: whole numbers as integers (`3`, not `3.0`).
-fn num(x: f64) -> Value {
+pub(super) fn num(x: f64) -> Value {
     if x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 {
         return Value::from(x as i64);
     }
@@ -134,7 +144,7 @@ fn parse_timeline(t: &str) -> (String, f64) {
 }
 
 /// `convex/lww.ts` lwwPatch: the fields `t` wins, and the timelines after.
-fn lww(timelines: &Doc, t: &str, fields: &[(&str, Option<Value>)], first: bool) -> (Doc, Doc) {
+pub(super) fn lww(timelines: &Doc, t: &str, fields: &[(&str, Option<Value>)], first: bool) -> (Doc, Doc) {
     let mut next = timelines.clone();
     let mut patch = Doc::new();
     for (name, value) in fields {
@@ -161,7 +171,7 @@ fn initial_timelines(t: &str, fields: &[(&str, Option<Value>)]) -> Doc {
     fields.iter().filter(|(_, v)| v.is_some()).map(|(k, _)| (k.to_string(), Value::String(t.to_string()))).collect()
 }
 
-fn timelines_of(d: &Doc) -> Doc {
+pub(super) fn timelines_of(d: &Doc) -> Doc {
     d.get("timelines").and_then(Value::as_object).cloned().unwrap_or_default()
 }
 
@@ -178,12 +188,12 @@ pub struct Ctx<'a, 't> {
 }
 
 impl Ctx<'_, '_> {
-    fn session(&self, key: &str) -> R<Option<Row>> {
+    pub(super) fn session(&self, key: &str) -> R<Option<Row>> {
         self.store.first(Table::Sessions, &[("session_key", text(key))])
     }
 
     /// Writes a session, and — once it is completed — its summary from its counts.
-    fn put_session(&self, row: &mut Row) -> R<()> {
+    pub(super) fn put_session(&self, row: &mut Row) -> R<()> {
         row.doc.insert("updatedAt".into(), num(self.now));
         if s(&row.doc, "status") == Some("completed")
             && let Some(completed_at) = n(&row.doc, "completedAt")
@@ -215,15 +225,15 @@ impl Ctx<'_, '_> {
         self.put_session(&mut row)
     }
 
-    fn camera(&self, session: &str, camera: &str) -> R<Option<Row>> {
+    pub(super) fn camera(&self, session: &str, camera: &str) -> R<Option<Row>> {
         self.store.first(Table::Cameras, &[("session_key", text(session)), ("camera_key", text(camera))])
     }
 
-    fn camera_of_device(&self, session: &str, device: &str) -> R<Option<Row>> {
+    pub(super) fn camera_of_device(&self, session: &str, device: &str) -> R<Option<Row>> {
         self.store.first(Table::Cameras, &[("session_key", text(session)), ("device_id", text(device))])
     }
 
-    fn device(&self, device: &str) -> R<Option<Row>> {
+    pub(super) fn device(&self, device: &str) -> R<Option<Row>> {
         self.store.first(Table::Devices, &[("device_id", text(device))])
     }
 
@@ -328,6 +338,10 @@ fn record(ctx: &Ctx, event: &Doc, outcome: &Outcome, existing: Option<&Receipt>)
             doc.insert(k.into(), v);
         }
     }
+    // A resolve_clash's receipt is the owner's (`ledger:device` lists it).
+    if let (None, Some(owner)) = (doc.get("deviceId"), field(event, "ownerDeviceId")) {
+        doc.insert("deviceId".into(), owner);
+    }
     for (k, v) in fields {
         if !v.is_null() {
             doc.insert(k, v);
@@ -378,7 +392,7 @@ fn expire(ctx: &Ctx, receipt: &Receipt, code: Option<&'static str>, message: Opt
 
 /// The rejection codes, as static strings (`convex/wire.ts` rejectionCode).
 fn code_of(code: Option<&str>) -> Option<&'static str> {
-    const CODES: [&str; 14] = [
+    const CODES: [&str; 17] = [
         "session_not_found",
         "session_completed",
         "device_not_found",
@@ -393,6 +407,9 @@ fn code_of(code: Option<&str>) -> Option<&'static str> {
         "still_exists",
         "hardware_id_conflict",
         "invalid_event",
+        "device_retired",
+        "clash_not_found",
+        "device_not_in_clash",
     ];
     let code = code?;
     CODES.iter().copied().find(|c| *c == code)
@@ -500,6 +517,11 @@ fn dispatch(ctx: &Ctx, event: &Doc) -> R<Outcome> {
         "cue" | "marker" | "note" => simple_director_event(ctx, event),
         "still_marker" => still_marker(ctx, event),
         "still_uploaded" => still_uploaded(ctx, event),
+        "retire_device" => registry::retire_device(ctx, event),
+        "reinstate_device" => registry::reinstate_device(ctx, event),
+        "rename_device" => registry::rename_device(ctx, event),
+        "resolve_clash" => registry::resolve_clash(ctx, event),
+        "replace_camera_device" => registry::replace_camera_device(ctx, event),
         other => Ok(reject("invalid_event", format!("unknown event type {other}"))),
     }
 }
@@ -524,13 +546,26 @@ fn check_common(event: &Doc) -> Option<Outcome> {
     if !(seq >= 0.0 && seq.fract() == 0.0 && seq <= 9_007_199_254_740_991.0) {
         return Some(reject("invalid_event", "seq must be an integer >= 0"));
     }
-    for key in ["sessionKey", "deviceId", "cameraKey", "holdId", "stillId"] {
+    for key in ["sessionKey", "deviceId", "cameraKey", "holdId", "stillId", "ownerDeviceId"] {
         if s(event, key) == Some("") {
             return Some(reject("invalid_event", format!("{key} must not be empty")));
         }
     }
     if s(event, "fromCameraKey") == Some("") {
         return Some(reject("invalid_event", "fromCameraKey must not be empty"));
+    }
+    if let Some(reason) = s(event, "reason")
+        && js_len(reason) > REPAIR_REASON_MAX
+    {
+        return Some(reject(
+            "invalid_event",
+            format!("reason is {} characters, at most {REPAIR_REASON_MAX}", js_len(reason)),
+        ));
+    }
+    if s(event, "type") == Some("rename_device")
+        && !(1..=DEVICE_LABEL_MAX).contains(&js_len(s(event, "label").unwrap_or_default()))
+    {
+        return Some(reject("invalid_event", format!("label must be 1..{DEVICE_LABEL_MAX} characters")));
     }
     if s(event, "hardwareId") == Some("") {
         return Some(reject("invalid_event", "hardwareId must not be empty (omit it)"));
@@ -585,7 +620,7 @@ fn is_after_completion(session: &Doc, t: &str) -> bool {
     s(session, "completedTimeline").is_some_and(|c| t > c)
 }
 
-fn session_for(ctx: &Ctx, event: &Doc) -> R<Result<Row, Outcome>> {
+pub(super) fn session_for(ctx: &Ctx, event: &Doc) -> R<Result<Row, Outcome>> {
     let key = sv(event, "sessionKey");
     let Some(session) = ctx.session(&key)? else {
         return Ok(Err(wait("session", &key, "session_not_found", format!("session {key} does not exist"))));
@@ -596,7 +631,7 @@ fn session_for(ctx: &Ctx, event: &Doc) -> R<Result<Row, Outcome>> {
     Ok(Ok(session))
 }
 
-fn camera_in_session(ctx: &Ctx, session: &str, camera: &str) -> R<Result<Row, Outcome>> {
+pub(super) fn camera_in_session(ctx: &Ctx, session: &str, camera: &str) -> R<Result<Row, Outcome>> {
     match ctx.camera(session, camera)? {
         Some(row) => Ok(Ok(row)),
         None => Ok(Err(wait(
@@ -720,6 +755,7 @@ fn register_device(ctx: &Ctx, event: &Doc) -> R<Outcome> {
     if let Some(hw) = s(event, "hardwareId") {
         let holders = ctx.store.find(Table::Devices, &[("hardware_id", text(hw))], None, "id", Some(10))?;
         if let Some(other) = holders.iter().find(|d| s(&d.doc, "deviceId") != Some(device_id.as_str())) {
+            registry::report_clash(ctx, event, hw, &sv(&other.doc, "deviceId"))?;
             return Ok(reject(
                 "hardware_id_conflict",
                 format!("hardwareId {hw} is registered to device {}, not {device_id}", sv(&other.doc, "deviceId")),
@@ -798,7 +834,7 @@ fn insert_placement(ctx: &Ctx, camera: &Row, placement: &Value, event: &Doc) -> 
         "version": num(count - later.len() as f64 + 1.0),
         "placement": placement,
     }));
-    for k in ["at", "receivedAt"] {
+    for k in ["at", "receivedAt", "clockOffsetMs"] {
         if let Some(v) = field(event, k) {
             doc.insert(k.into(), v);
         }
@@ -849,30 +885,11 @@ fn join_session(ctx: &Ctx, event: &Doc) -> R<Outcome> {
     };
     let completed = s(&session.doc, "status") == Some("completed");
     let t = timeline_key(event);
-    if !completed {
-        let live = ctx.store.find(
-            Table::Cameras,
-            &[("device_id", text(&device_id)), ("live", rusqlite::types::Value::Integer(1))],
-            None,
-            "id",
-            Some(10),
-        )?;
-        let elsewhere = live.iter().find(|c| {
-            s(&c.doc, "sessionKey") != Some(key.as_str())
-                && s(&timelines_of(&c.doc), "joined").unwrap_or_default() < t.as_str()
-        });
-        if let Some(c) = elsewhere {
-            return Ok(wait(
-                "device_free",
-                &device_id,
-                "device_in_other_session",
-                format!(
-                    "device {device_id} is camera {} of live session {}",
-                    sv(&c.doc, "cameraKey"),
-                    sv(&c.doc, "sessionKey")
-                ),
-            ));
-        }
+    if let Some(retired) = registry::retired_before(&device.doc, &t) {
+        return Ok(retired);
+    }
+    if !completed && let Some(busy) = in_other_live_session(ctx, &device_id, &key, &t)? {
+        return Ok(busy);
     }
     let by_key = ctx.camera(&key, &camera_key)?;
     if let Some(c) = &by_key
@@ -945,6 +962,38 @@ fn join_session(ctx: &Ctx, event: &Doc) -> R<Outcome> {
         placement,
     )?;
     Ok(applied(&ids, vec![]))
+}
+
+/// `busyElsewhere` (`convex/rules/lookups.ts`): the wait of a device that
+/// holds a camera of another live session since earlier in the timeline
+/// than `t` (`device_in_other_session`). Since when: the timeline of the
+/// replacement that gave it the camera (`timelines.deviceId`), else of the
+/// camera's join.
+pub(super) fn in_other_live_session(ctx: &Ctx, device_id: &str, key: &str, t: &str) -> R<Option<Outcome>> {
+    let live = ctx.store.find(
+        Table::Cameras,
+        &[("device_id", text(device_id)), ("live", rusqlite::types::Value::Integer(1))],
+        None,
+        "id",
+        Some(10),
+    )?;
+    let elsewhere = live.iter().find(|c| {
+        let timelines = timelines_of(&c.doc);
+        let since = s(&timelines, "deviceId").or_else(|| s(&timelines, "joined")).unwrap_or_default();
+        s(&c.doc, "sessionKey") != Some(key) && since < t
+    });
+    Ok(elsewhere.map(|c| {
+        wait(
+            "device_free",
+            device_id,
+            "device_in_other_session",
+            format!(
+                "device {device_id} is camera {} of live session {}",
+                sv(&c.doc, "cameraKey"),
+                sv(&c.doc, "sessionKey")
+            ),
+        )
+    }))
 }
 
 fn update_placement(ctx: &Ctx, event: &Doc) -> R<Outcome> {

@@ -11,12 +11,30 @@ use serde_json::{Map, Value};
 pub type Doc = Map<String, Value>;
 
 /// Version of this schema, in `ledger_meta`.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// The tables of [`SCHEMA`], dropped when a file of another version is
+/// opened: the ledger is rebuilt from the journal (its `applied_seq` goes
+/// with `ledger_meta`, so the follower starts from the beginning).
+const TABLES: [&str; 9] = [
+    "ledger_meta",
+    "ledger_sessions",
+    "ledger_devices",
+    "ledger_cameras",
+    "ledger_placements",
+    "ledger_director_events",
+    "ledger_stills",
+    "ledger_receipts",
+    "ledger_device_clashes",
+];
 
 pub const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ledger_sessions (
-  id INTEGER PRIMARY KEY, session_key TEXT NOT NULL UNIQUE, status TEXT NOT NULL, doc TEXT NOT NULL);
+  id INTEGER PRIMARY KEY, session_key TEXT NOT NULL UNIQUE, status TEXT NOT NULL, started_at REAL,
+  doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ledger_sessions_started ON ledger_sessions(started_at);
+CREATE INDEX IF NOT EXISTS ledger_sessions_status_started ON ledger_sessions(status, started_at);
 CREATE TABLE IF NOT EXISTS ledger_devices (
   id INTEGER PRIMARY KEY, device_id TEXT NOT NULL UNIQUE, hardware_id TEXT, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS ledger_devices_hw ON ledger_devices(hardware_id);
@@ -26,8 +44,9 @@ CREATE TABLE IF NOT EXISTS ledger_cameras (
 CREATE INDEX IF NOT EXISTS ledger_cameras_device ON ledger_cameras(session_key, device_id);
 CREATE INDEX IF NOT EXISTS ledger_cameras_live ON ledger_cameras(device_id, live);
 CREATE TABLE IF NOT EXISTS ledger_placements (
-  id INTEGER PRIMARY KEY, session_key TEXT NOT NULL, camera_key TEXT NOT NULL, timeline TEXT NOT NULL,
-  doc TEXT NOT NULL);
+  id INTEGER PRIMARY KEY, session_key TEXT NOT NULL, camera_key TEXT NOT NULL, device_id TEXT,
+  timeline TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ledger_placements_device ON ledger_placements(device_id, timeline);
 CREATE INDEX IF NOT EXISTS ledger_placements_session ON ledger_placements(session_key, timeline);
 CREATE INDEX IF NOT EXISTS ledger_placements_camera ON ledger_placements(session_key, camera_key, timeline);
 CREATE TABLE IF NOT EXISTS ledger_director_events (
@@ -42,10 +61,18 @@ CREATE TABLE IF NOT EXISTS ledger_stills (
 CREATE INDEX IF NOT EXISTS ledger_stills_id ON ledger_stills(still_id);
 CREATE INDEX IF NOT EXISTS ledger_stills_session ON ledger_stills(session_key, timeline);
 CREATE TABLE IF NOT EXISTS ledger_receipts (
-  id INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, waits_for TEXT, wait_session TEXT,
+  id INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, waits_for TEXT, wait_session TEXT, device_id TEXT,
   timeline TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS ledger_receipts_waits ON ledger_receipts(waits_for, timeline);
 CREATE INDEX IF NOT EXISTS ledger_receipts_session ON ledger_receipts(wait_session, timeline);
+CREATE INDEX IF NOT EXISTS ledger_receipts_device ON ledger_receipts(device_id, timeline);
+CREATE TABLE IF NOT EXISTS ledger_device_clashes (
+  id INTEGER PRIMARY KEY, hardware_id TEXT NOT NULL, holder_device_id TEXT NOT NULL,
+  claimant_device_id TEXT NOT NULL, open INTEGER NOT NULL, timeline TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ledger_clashes_hw_open ON ledger_device_clashes(hardware_id, open);
+CREATE INDEX IF NOT EXISTS ledger_clashes_holder ON ledger_device_clashes(holder_device_id, timeline);
+CREATE INDEX IF NOT EXISTS ledger_clashes_claimant ON ledger_device_clashes(claimant_device_id, timeline);
+CREATE INDEX IF NOT EXISTS ledger_clashes_open ON ledger_device_clashes(open, timeline);
 "#;
 
 /// A table of the contract.
@@ -58,10 +85,11 @@ pub enum Table {
     DirectorEvents,
     Stills,
     Receipts,
+    Clashes,
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Sessions,
         Table::Devices,
         Table::Cameras,
@@ -69,6 +97,7 @@ impl Table {
         Table::DirectorEvents,
         Table::Stills,
         Table::Receipts,
+        Table::Clashes,
     ];
 
     pub fn sql(self) -> &'static str {
@@ -80,6 +109,7 @@ impl Table {
             Table::DirectorEvents => "ledger_director_events",
             Table::Stills => "ledger_stills",
             Table::Receipts => "ledger_receipts",
+            Table::Clashes => "ledger_device_clashes",
         }
     }
 
@@ -93,13 +123,14 @@ impl Table {
             Table::DirectorEvents => "productionDirectorEvents",
             Table::Stills => "productionStills",
             Table::Receipts => "ingestReceipts",
+            Table::Clashes => "productionDeviceClashes",
         }
     }
 
     /// The indexed columns and the document fields they copy.
     fn columns(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Table::Sessions => &[("session_key", "sessionKey"), ("status", "status")],
+            Table::Sessions => &[("session_key", "sessionKey"), ("status", "status"), ("started_at", "startedAt")],
             Table::Devices => &[("device_id", "deviceId"), ("hardware_id", "hardwareId")],
             Table::Cameras => &[
                 ("session_key", "sessionKey"),
@@ -107,9 +138,12 @@ impl Table {
                 ("device_id", "deviceId"),
                 ("live", "live"),
             ],
-            Table::Placements => {
-                &[("session_key", "sessionKey"), ("camera_key", "cameraKey"), ("timeline", "timeline")]
-            }
+            Table::Placements => &[
+                ("session_key", "sessionKey"),
+                ("camera_key", "cameraKey"),
+                ("device_id", "deviceId"),
+                ("timeline", "timeline"),
+            ],
             Table::DirectorEvents => &[
                 ("event_id", "eventId"),
                 ("session_key", "sessionKey"),
@@ -122,6 +156,14 @@ impl Table {
                 ("event_id", "eventId"),
                 ("waits_for", "waitsFor"),
                 ("wait_session", "waitSession"),
+                ("device_id", "deviceId"),
+                ("timeline", "timeline"),
+            ],
+            Table::Clashes => &[
+                ("hardware_id", "hardwareId"),
+                ("holder_device_id", "holderDeviceId"),
+                ("claimant_device_id", "claimantDeviceId"),
+                ("open", "open"),
                 ("timeline", "timeline"),
             ],
         }
@@ -259,8 +301,28 @@ impl<'t> Store<'t> {
     }
 }
 
-/// Creates the tables if they are not there.
+/// Creates the tables if they are not there. A file of another schema
+/// version is emptied first: the follower rebuilds it from the journal.
 pub fn create(conn: &Connection) -> rusqlite::Result<()> {
+    let has_meta: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger_meta')",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_meta {
+        let version: Option<String> = conn
+            .query_row("SELECT value FROM ledger_meta WHERE key = 'schema_version'", [], |r| r.get(0))
+            .optional()?;
+        if version.as_deref() != Some(SCHEMA_VERSION.to_string().as_str()) {
+            tracing::warn!(
+                found = version.as_deref().unwrap_or("none"),
+                expected = SCHEMA_VERSION,
+                "the embedded ledger's file is of another schema version; it is rebuilt from the journal"
+            );
+            let drops: String = TABLES.iter().map(|t| format!("DROP TABLE IF EXISTS {t};")).collect();
+            conn.execute_batch(&format!("BEGIN; {drops} COMMIT;"))?;
+        }
+    }
     conn.execute_batch(SCHEMA)?;
     conn.execute(
         "INSERT OR IGNORE INTO ledger_meta (key, value) VALUES ('schema_version', ?1)",
