@@ -358,6 +358,11 @@ pub struct ServeConfig {
     /// connected, else the embedded ledger), `convex` or `embedded`.
     #[arg(long, env = "SHOOTLOG_READ_FROM", value_enum, default_value = "auto", help_heading = "Ledger")]
     pub read_from: ReadFrom,
+
+    /// A device not seen (registration, join, placement) for this many
+    /// seconds reads as `stale` in the registry; computed when it is read.
+    #[arg(long, env = "SHOOTLOG_DEVICE_STALE_SECS", default_value_t = limits::DEVICE_STALE_SECS, value_parser = clap::value_parser!(u64).range(1..=365 * 24 * 3600), help_heading = "Ledger")]
+    pub device_stale_secs: u64,
 }
 
 /// Credentials. Secrets come from the environment (fly.io secrets), never

@@ -19,5 +19,6 @@ pub mod journal;
 pub mod ledger;
 pub mod limits;
 pub mod progress;
+pub mod reads;
 pub mod service;
 pub mod telemetry;

@@ -53,6 +53,22 @@ pub const WAITING_POLL_SECS: u64 = 2;
 /// (`SHOOTLOG_WAITING_GRACE_SECS`, sent as `graceMs`).
 pub const WAITING_GRACE_SECS: u64 = 600;
 
+/// Default of how long a device may go unseen before the registry reads it
+/// as `stale`, in seconds (`SHOOTLOG_DEVICE_STALE_SECS`).
+pub const DEVICE_STALE_SECS: u64 = 15 * 60;
+
+/// Devices the registry read (`GET /v1/devices`) gathers at most from a
+/// ledger before it filters; beyond, the answer says it is `truncated`.
+pub const REGISTRY_READ_MAX: usize = 10_000;
+
+/// Live sessions whose cameras the registry read looks at, at most.
+pub const LIVE_SESSIONS_READ_MAX: usize = 1_000;
+
+/// The largest page an operator's list read answers (`limit`), and its
+/// default.
+pub const LIST_PAGE_MAX: u32 = 256;
+pub const LIST_PAGE_DEFAULT: u32 = 100;
+
 /// The longest `Prefer: wait=N` honoured, whatever the request timeout.
 pub const PREFER_WAIT_MAX: Duration = Duration::from_secs(20);
 

@@ -80,8 +80,11 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
     let ledger = connect_ledger(&cfg.ledger).await?;
     let metrics = Arc::new(Metrics::default());
     let embedded = open_embedded(&cfg.embedded_path())?;
-    let state = AppState::new(settings, journal.clone(), ledger.clone(), metrics.clone())
-        .with_embedded(embedded.clone(), cfg.read_from);
+    let state = AppState::new(settings, journal.clone(), ledger.clone(), metrics.clone()).with_reads(
+        embedded.clone(),
+        cfg.read_from,
+        Duration::from_secs(cfg.device_stale_secs),
+    );
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let follower = Follower {

@@ -67,6 +67,11 @@ pub async fn join(
     JsonBytes(body): JsonBytes<EVENT_BODY_MAX>,
 ) -> Result<Response, ApiError> {
     let scope = WriteRoute::Join.scope(Some(session_key.as_str()));
-    let incoming = parse::<JoinRequest>(&body)?.into_incoming(session_key);
-    accept(&state, &ctx, scope, Submission::One(incoming)).await
+    let request = parse::<JoinRequest>(&body)?;
+    let (device_id, camera_key) = (request.device_id.clone(), request.camera_key.clone());
+    let answer = accept(&state, &ctx, scope, Submission::One(request.into_incoming(session_key.clone()))).await;
+    if let Err(ApiError::Invalid(errors)) = &answer {
+        state.refusals.record(session_key.as_str(), device_id.as_str(), Some(camera_key.as_str()), errors);
+    }
+    answer
 }

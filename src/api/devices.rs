@@ -127,6 +127,11 @@ pub async fn put_placement(
     JsonBytes(body): JsonBytes<EVENT_BODY_MAX>,
 ) -> Result<Response, ApiError> {
     let scope = WriteRoute::Placement.scope(Some(device_id.as_str()));
-    let incoming = parse::<PlacementRequest>(&body)?.into_incoming(device_id);
-    accept(&state, &ctx, scope, Submission::One(incoming)).await
+    let request = parse::<PlacementRequest>(&body)?;
+    let session_key = request.session_key.clone();
+    let answer = accept(&state, &ctx, scope, Submission::One(request.into_incoming(device_id.clone()))).await;
+    if let Err(ApiError::Invalid(errors)) = &answer {
+        state.refusals.record(session_key.as_str(), device_id.as_str(), None, errors);
+    }
+    answer
 }

@@ -34,6 +34,11 @@ mod extract;
 pub mod openapi;
 pub mod ops;
 pub mod rate_limit;
+mod read;
+mod refusals;
+mod registry;
+mod repair;
+mod session_reads;
 mod sessions;
 mod stills;
 mod webhooks;
@@ -80,6 +85,10 @@ pub struct Inner {
     pub embedded: Option<Embedded>,
     /// Which ledger answers reads when a request does not say.
     pub read_from: ReadFrom,
+    /// How long a device may go unseen before it reads as stale.
+    pub device_stale: Duration,
+    /// Placements refused at the edge, for placement debugging.
+    pub refusals: refusals::PlacementRefusals,
     pub metrics: Arc<Metrics>,
     pub credentials: Credentials,
     pub limiter: RateLimiter,
@@ -122,6 +131,8 @@ impl AppState {
             ledger,
             embedded: None,
             read_from: ReadFrom::Auto,
+            device_stale: Duration::from_secs(crate::limits::DEVICE_STALE_SECS),
+            refusals: refusals::PlacementRefusals::default(),
             metrics,
             credentials,
             limiter: RateLimiter::new(rate),
@@ -131,13 +142,15 @@ impl AppState {
         }))
     }
 
-    /// The same state, with the embedded ledger that answers reads (before
+    /// The same state, with the embedded ledger that answers reads, the
+    /// default source of reads and the registry's stale threshold (before
     /// the state is shared).
-    pub fn with_embedded(self, embedded: Embedded, read_from: ReadFrom) -> Self {
+    pub fn with_reads(self, embedded: Embedded, read_from: ReadFrom, device_stale: Duration) -> Self {
         match Arc::try_unwrap(self.0) {
             Ok(mut inner) => {
                 inner.embedded = Some(embedded);
                 inner.read_from = read_from;
+                inner.device_stale = device_stale;
                 Self(Arc::new(inner))
             }
             Err(shared) => Self(shared),
@@ -198,17 +211,27 @@ fn routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
     let open =
         OpenApiRouter::default().routes(routes!(ops::clock)).routes(routes!(ops::healthz)).routes(routes!(ops::readyz));
     let protected = OpenApiRouter::default()
-        .routes(routes!(sessions::start_shoot))
+        .routes(routes!(sessions::start_shoot, session_reads::list_sessions))
         .routes(routes!(sessions::complete))
         .routes(routes!(sessions::get_session))
         .routes(routes!(sessions::get_journal))
-        .routes(routes!(cameras::join))
-        .routes(routes!(devices::register))
+        .routes(routes!(cameras::join, session_reads::session_cameras))
+        .routes(routes!(session_reads::session_events))
+        .routes(routes!(session_reads::session_stills))
+        .routes(routes!(session_reads::session_placements))
+        .routes(routes!(devices::register, registry::list_devices))
+        .routes(routes!(registry::get_device))
+        .routes(routes!(registry::list_clashes))
         .routes(routes!(devices::put_placement))
         .routes(routes!(director_events::post))
         .routes(routes!(stills::marker))
         .routes(routes!(stills::uploaded))
         .routes(routes!(webhooks::live_director))
+        .routes(routes!(repair::retire))
+        .routes(routes!(repair::reinstate))
+        .routes(routes!(repair::rename))
+        .routes(routes!(repair::resolve_clash))
+        .routes(routes!(repair::replace_camera))
         .routes(routes!(events::get_event))
         .routes(routes!(ops::version))
         .routes(routes!(ops::metrics));

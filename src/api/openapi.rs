@@ -138,7 +138,8 @@ Errors are RFC 9457 problem documents; `errors[].pointer` is a JSON pointer into
     components(schemas(crate::domain::Violation, EventReceipt, BatchReceipt, ReceiptOrBatch)),
     tags(
         (name = "sessions", description = "Start Shoot, cameras joining, completion, reading a shoot back"),
-        (name = "devices", description = "The device registry and camera placement"),
+        (name = "devices", description = "Devices registering themselves and reporting their placement"),
+        (name = "registry", description = "The operator's device registry: reading it, its clashes, and repairing it (admin token)"),
         (name = "director events", description = "Cuts, holds, cues, markers, notes"),
         (name = "stills", description = "Still markers and upload callbacks"),
         (name = "webhooks", description = "Live Director's webhook"),

@@ -18,6 +18,7 @@ use crate::config::ReadFrom;
 use crate::domain::{Event, EventId, Millis, Partition, SessionKey, Violation, ViolationCode};
 use crate::ledger::read_session;
 use crate::limits::{EVENT_BODY_MAX, JOURNAL_PAGE_MAX, SESSION_LIST_MAX};
+use crate::reads::rows::{CameraRow, DirectorEventRow, PlacementRow, SessionRow, StillRow, rows};
 
 /// Start Shoot: creates the `photoshoot_performance` session, or updates its
 /// title, notes and location while it is live.
@@ -157,14 +158,14 @@ pub struct SessionView {
     /// Why this source answered, when it is not the one asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    /// The ledger's document: session, cameras, placements, events (in
-    /// timeline order), stills; the same shape from Convex and from the
-    /// embedded ledger.
+    /// The ledger's session: its row (with the hero feed and summary),
+    /// cameras, placements, director events (in timeline order) and stills;
+    /// the same shape from Convex and from the embedded ledger.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub ledger: Option<serde_json::Value>,
-    /// The lists of `ledger` (`placements`, `events`, `stills`) cut at
-    /// 100,000 rows; absent when every list is whole.
+    pub ledger: Option<LedgerSession>,
+    /// The lists cut: of `ledger` (`placements`, `events`, `stills`) at
+    /// 100,000 rows, or `journal` at 1,000 entries; absent when every list
+    /// is whole.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = json!(["events"]))]
     pub truncated: Option<Vec<String>>,
@@ -173,13 +174,58 @@ pub struct SessionView {
     pub journal: Option<Vec<EventStatus>>,
 }
 
+/// A session as a ledger holds it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerSession {
+    /// The session's row: status, title, times, the hero feed
+    /// (`heroCameraKey`), running counts and, once completed, the summary.
+    pub session: SessionRow,
+    /// Each camera with its device, role and latest placement.
+    pub cameras: Vec<CameraRow>,
+    /// Every placement version of every camera, in timeline order.
+    pub placements: Vec<PlacementRow>,
+    /// Director events in timeline order.
+    pub events: Vec<DirectorEventRow>,
+    pub stills: Vec<StillRow>,
+}
+
+impl LedgerSession {
+    /// The typed session of a ledger's document `{ session, cameras,
+    /// placements, events, stills }`.
+    fn of_document(source: &str, mut doc: serde_json::Value) -> Result<Self, ApiError> {
+        let mut take = |name: &str| doc.get_mut(name).map(serde_json::Value::take).unwrap_or_default();
+        let bad = |e: String| ApiError::Upstream(format!("the {source} ledger answered outside the contract: {e}"));
+        let list = |v: serde_json::Value| match v {
+            serde_json::Value::Array(a) => a,
+            _ => Vec::new(),
+        };
+        let session = serde_json::from_value(take("session")).map_err(|e| bad(format!("session: {e}")))?;
+        Ok(Self {
+            session,
+            cameras: rows("cameras", list(take("cameras"))).map_err(bad)?,
+            placements: rows("placements", list(take("placements"))).map_err(bad)?,
+            events: rows("events", list(take("events"))).map_err(bad)?,
+            stills: rows("stills", list(take("stills"))).map_err(bad)?,
+        })
+    }
+}
+
 impl SessionView {
-    fn of_ledger(session_key: SessionKey, source: &str, document: serde_json::Value, truncated: Vec<String>) -> Self {
+    fn of_ledger(
+        session_key: SessionKey,
+        source: &str,
+        document: serde_json::Value,
+        truncated: Vec<String>,
+    ) -> Result<Self, ApiError> {
         let truncated = (!truncated.is_empty()).then_some(truncated);
         let note = truncated.as_ref().map(|_| {
-            format!("lists longer than {SESSION_LIST_MAX} rows are cut (see truncated); the journal reads page by page")
+            format!(
+                "lists longer than {SESSION_LIST_MAX} rows are cut (see truncated); /events, /stills and /placements read them page by page"
+            )
         });
-        Self { session_key, source: source.into(), note, ledger: Some(document), truncated, journal: None }
+        let ledger = Some(LedgerSession::of_document(source, document)?);
+        Ok(Self { session_key, source: source.into(), note, ledger, truncated, journal: None })
     }
 }
 
@@ -232,7 +278,7 @@ pub async fn get_session(
         match read_session(state.ledger.as_ref(), &session_key).await {
             Ok(Some(read)) => {
                 let truncated = read.truncated.iter().map(|l| l.as_str().to_string()).collect();
-                return Ok(Json(SessionView::of_ledger(session_key, "convex", read.document, truncated)));
+                return Ok(Json(SessionView::of_ledger(session_key, "convex", read.document, truncated)?));
             }
             Ok(None) if asked == ReadSource::Convex => {
                 return Err(ApiError::NotFound(format!("Convex has no session {session_key}")));
@@ -254,7 +300,7 @@ pub async fn get_session(
             .map_err(|e| ApiError::Upstream(e.to_string()))?;
         match found {
             Some((document, truncated)) => {
-                let mut view = SessionView::of_ledger(session_key, "embedded", document, truncated);
+                let mut view = SessionView::of_ledger(session_key, "embedded", document, truncated)?;
                 view.note = view.note.or(note.map(str::to_string));
                 return Ok(Json(view));
             }
@@ -273,12 +319,18 @@ pub async fn get_session(
     } else {
         "no ledger has applied this session yet (its start may be waiting); these are the journal's entries"
     };
+    let cut = entries.len() >= JOURNAL_PAGE_MAX as usize;
+    let note = if cut {
+        format!("{note}; only the first {JOURNAL_PAGE_MAX} (see truncated): /journal reads on page by page")
+    } else {
+        note.to_string()
+    };
     Ok(Json(SessionView {
         session_key,
         source: "journal".into(),
-        note: Some(note.into()),
+        note: Some(note),
         ledger: None,
-        truncated: None,
+        truncated: cut.then(|| vec!["journal".to_string()]),
         journal: Some(entries),
     }))
 }

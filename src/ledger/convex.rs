@@ -443,6 +443,19 @@ fn verdicts_for(events: &[Journaled], answer: serde_json::Value) -> Result<Vec<V
 }
 
 /// A page as Convex's pagination answers it.
+/// JSON arguments as Convex values: every number a float (as Convex's
+/// `v.number()` takes it).
+fn convex_arg(json: serde_json::Value) -> Value {
+    match json {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Boolean(b),
+        serde_json::Value::Number(n) => Value::Float64(n.as_f64().unwrap_or(f64::NAN)),
+        serde_json::Value::String(s) => Value::String(s),
+        serde_json::Value::Array(a) => Value::Array(a.into_iter().map(convex_arg).collect()),
+        serde_json::Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, convex_arg(v))).collect()),
+    }
+}
+
 fn page_of(name: &str, answer: serde_json::Value) -> Result<Page, LedgerError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -512,6 +525,20 @@ impl Ledger for ConvexLedger {
             let timeout = LEDGER_READ_TIMEOUT.min(self.settings.call_timeout);
             let answer = self.call(true, false, SESSION_HEADER, args, timeout).await?;
             Ok((!answer.is_null()).then_some(answer))
+        })
+    }
+
+    fn read<'a>(
+        &'a self,
+        name: &'static str,
+        args: serde_json::Value,
+    ) -> BoxFuture<'a, Result<serde_json::Value, LedgerError>> {
+        Box::pin(async move {
+            let Value::Object(args) = convex_arg(args) else {
+                return Err(LedgerError::Protocol(format!("{name}: arguments must be an object")));
+            };
+            let timeout = LEDGER_READ_TIMEOUT.min(self.settings.call_timeout);
+            self.call(true, false, name, args, timeout).await
         })
     }
 
