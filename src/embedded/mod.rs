@@ -29,6 +29,8 @@ pub mod reads;
 mod registry;
 pub mod rules;
 pub mod store;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
