@@ -11,6 +11,14 @@
 //! `migrations-notes/0001` and `0003`, as JSON. Its tables are the Convex
 //! tables, one SQLite table each, every row the same JSON document
 //! ([`store`]). `migrations-notes/0004-embedded-ledger.md` maps them.
+//! Contract 3 (`migrations-notes/0005`) adds the operators' registry repair
+//! (`registry`, twin of `convex/apply/registry.ts`), the clash reports
+//! (`productionDeviceClashes`) and the named reads of `convex/ledger.ts`
+//! ([`EmbeddedLedger::query`], [`reads`]).
+//!
+//! A ledger file of another schema version ([`store::SCHEMA_VERSION`]) is
+//! emptied when opened: with its journal position gone, the follower
+//! rebuilds it from the journal (invariant 2).
 //!
 //! # Invariants
 //!
@@ -29,6 +37,8 @@ pub mod reads;
 mod registry;
 pub mod rules;
 pub mod store;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

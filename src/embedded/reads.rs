@@ -271,8 +271,14 @@ fn answer(store: &Store, name: &str, args: &Value) -> Result<Value, EmbeddedErro
         "ledger:device" => {
             let id = string_arg(args, "deviceId")?;
             let device = store.first(Table::Devices, &[("device_id", text(id))])?.map(|r| shaped(Table::Devices, r));
-            let cameras =
+            // Index order (`by_device_live`), then in timeline order of the joins.
+            let mut cameras =
                 store.find(Table::Cameras, &[("device_id", text(id))], None, "live", Some(CAMERAS_READ_MAX))?;
+            let joined = |r: &Row| {
+                let timelines = r.doc.get("timelines").and_then(Value::as_object);
+                timelines.and_then(|t| t.get("joined")).and_then(Value::as_str).unwrap_or_default().to_string()
+            };
+            cameras.sort_by_key(joined);
             let mut clashes: Vec<Row> = Vec::new();
             for column in ["holder_device_id", "claimant_device_id"] {
                 clashes.extend(store.find(
@@ -283,10 +289,7 @@ fn answer(store: &Store, name: &str, args: &Value) -> Result<Value, EmbeddedErro
                     Some(READ_PAGE_MAX),
                 )?);
             }
-            clashes.sort_by(|a, b| {
-                let t = |r: &Row| r.doc.get("timeline").and_then(Value::as_str).unwrap_or_default().to_string();
-                t(a).cmp(&t(b)).then(a.id.cmp(&b.id))
-            });
+            clashes.sort_by_key(|r| r.doc.get("timeline").and_then(Value::as_str).unwrap_or_default().to_string());
             Ok(json!({
                 "device": device,
                 "cameras": rows(Table::Cameras, cameras),
