@@ -155,7 +155,8 @@ async fn a_whole_shoot_lands_in_the_ledger() {
     assert_eq!(session["heroCameraKey"], "B", "the hero feed follows the last cut");
     assert_eq!(
         session["summary"],
-        json!({"durationMs": 5_400_000.0, "cameras": 3.0, "cuts": 4.0, "holds": 1.0, "stills": 2.0, "cues": 2.0, "events": 10.0, "holdsClosedOnComplete": 0.0})
+        json!({"durationMs": 5_400_000, "cameras": 3, "cuts": 4, "holds": 1, "stills": 2, "cues": 2, "events": 10, "holdsClosedOnComplete": 0}),
+        "whole numbers are integers, whatever Convex keeps them as"
     );
 
     let cameras = l["cameras"].as_array().unwrap();
@@ -184,7 +185,7 @@ async fn a_whole_shoot_lands_in_the_ledger() {
     let stills = l["stills"].as_array().unwrap();
     assert_eq!(stills.len(), 2);
     for still in stills {
-        let ev = events.iter().find(|e| e["_id"] == still["directorEventId"]).expect("still links its event");
+        let ev = events.iter().find(|e| e["eventId"] == still["markerEventId"]).expect("still links its event");
         assert_eq!(ev["stillId"], still["stillId"], "the event links the still back");
     }
     let s1 = stills.iter().find(|x| x["stillId"] == "still-1").unwrap();

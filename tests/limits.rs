@@ -99,6 +99,6 @@ fn rejection_codes_agree() {
         .map(|(code, _)| *code)
         .filter(|code| *code != shootlog::forwarder::LEDGER_EXCEPTION)
         .collect();
-    assert_eq!(theirs.len(), 14);
+    assert_eq!(theirs.len(), 17);
     assert_eq!(ours, theirs, "rejection codes, Rust (left) and Convex (right)");
 }

@@ -199,7 +199,7 @@ async fn an_unknown_route_is_a_404_problem() {
 async fn a_wrong_method_is_a_405_problem_with_allow() {
     let s = Server::start().await;
     let cases = [
-        (Method::GET, "/v1/devices", "POST"),
+        (Method::DELETE, "/v1/devices", "POST"),
         (Method::DELETE, "/v1/sessions", "POST"),
         (Method::POST, "/healthz", "GET"),
         (Method::POST, "/v1/events/6f1c1b1e-3c7a-4d59-9a43-2f4b8d0e9a10", "GET"),

@@ -133,4 +133,53 @@ check(report.data.ledger.state === "none" && report.data.build.contractVersion >
 const ready = await api.GET("/readyz");
 check(ready.response.status === 200 && ready.data?.status === "ready", "ready");
 
+// The operator's side: the shoot, its cameras and the registry, as the
+// embedded ledger answers them once it has applied the journal.
+async function eventually<T>(what: string, f: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 100; i++) {
+    const got = await f();
+    if (got !== undefined) return got;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`typed client: ${what} never came`);
+}
+const listed = await eventually("the completed session in the list", async () => {
+  const r = await api.GET("/v1/sessions", { params: { query: { status: "completed" } } });
+  check(r.response.status === 200, `sessions: ${r.response.status}`);
+  return r.data?.sessions.find((x) => x.sessionKey === sessionKey);
+});
+check(listed.summary?.cuts === 1 && listed.summary.holds === 1 && listed.heroCameraKey === "A", JSON.stringify(listed));
+check(Number.isInteger(listed.startedAt) && listed.kind === "photoshoot_performance", "typed session row");
+const whole = await api.GET("/v1/sessions/{sessionKey}", { params: { path: { sessionKey } } });
+check(whole.response.status === 200 && whole.data?.ledger?.events.length === 7, `session: ${JSON.stringify(whole.data)}`);
+check(whole.data.ledger.events[0].type === "cut" && whole.data.ledger.stills[0].uploadStatus === "uploaded", "rows");
+const page1 = await api.GET("/v1/sessions/{sessionKey}/events", { params: { path: { sessionKey }, query: { limit: 4 } } });
+check(page1.response.status === 200 && page1.data?.rows.length === 4 && !!page1.data.nextCursor, "first page");
+const page2 = await api.GET("/v1/sessions/{sessionKey}/events", {
+  params: { path: { sessionKey }, query: { limit: 4, cursor: page1.data.nextCursor } },
+});
+check(page2.data?.rows.length === 3 && page2.data.nextCursor === undefined, "second and last page");
+const cameras = await api.GET("/v1/sessions/{sessionKey}/cameras", { params: { path: { sessionKey } } });
+const camA = cameras.data?.cameras[0];
+check(camA?.cameraKey === "A" && camA.placements.length === 2 && camA.placements[1].clockOffsetMs === -3, "history");
+check(cameras.data?.refused[0]?.errors[0]?.pointer === "/placement/panDeg", "the refused placement");
+
+const devices = await api.GET("/v1/devices", { params: { query: { platform: "ipados", clash: false } } });
+check(devices.response.status === 200 && devices.data?.devices[0]?.deviceId === "typed-ipad", "the registry");
+check(devices.data.devices[0].stale === false && devices.data.source === "embedded", "stale, and which ledger");
+accepted(
+  await api.POST("/v1/devices/{deviceId}/rename", {
+    params: { path: { deviceId: "typed-ipad" } },
+    body: { label: "T cam" },
+  }),
+  "rename_device",
+);
+const renamed = await eventually("the label", async () => {
+  const r = await api.GET("/v1/devices/{deviceId}", { params: { path: { deviceId: "typed-ipad" } } });
+  return r.data?.device?.label === "T cam" ? r.data : undefined;
+});
+check(renamed.registrations.length === 1 && renamed.cameras[0].cameraKey === "A", "the device's history");
+const clashes = await api.GET("/v1/clashes");
+check(clashes.response.status === 200 && clashes.data?.clashes.length === 0, "no clash");
+
 console.log(`typed client: a whole shoot, ${report.data.journal?.depth.pending} events journaled`);
