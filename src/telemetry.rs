@@ -181,6 +181,8 @@ pub struct Metrics {
     pub embedded_applied: Counter,
     /// Settled events on whose verdict Convex and the embedded ledger differ.
     pub embedded_disagreements: Counter,
+    /// Settled events whose verdicts the audit compared.
+    pub embedded_audited: Counter,
     /// Time the forwarder spent waiting for the ledger.
     pub ledger_call_seconds: Seconds,
     /// Time the forwarder spent reading and settling journal entries.
@@ -264,6 +266,11 @@ impl Metrics {
             "shootlog_embedded_disagreements",
             "Settled events on whose verdict Convex and the embedded ledger differ",
         );
+        let embedded_audited = counter(
+            &mut r,
+            "shootlog_embedded_audited",
+            "Settled events whose Convex verdict the audit compared with the embedded ledger's",
+        );
         let ledger_call_seconds = Seconds::default();
         r.register(
             "shootlog_forwarder_ledger_seconds",
@@ -318,6 +325,7 @@ impl Metrics {
             batches,
             embedded_applied,
             embedded_disagreements,
+            embedded_audited,
             ledger_call_seconds,
             journal_io_seconds,
             delivery_latency,

@@ -156,10 +156,37 @@ async fn a_shoot_run_offline_then_delivered_to_convex_leaves_the_same_ledger_in_
     // By default the read now comes from Convex.
     assert_eq!(s.get(&format!("/v1/sessions/{SK}")).await.body["source"], "convex");
     // The audit compared every settled verdict and found no difference.
-    let metrics = eventually(30, "the audit to run", || async {
-        let m = s.client.get(s.url("/metrics")).send().await.ok()?.text().await.ok()?;
-        m.contains("shootlog_embedded_disagreements_total 0").then_some(m)
+    let metrics = eventually(30, "the audit of all 15 verdicts (13 of the session, 2 registrations)", || async {
+        let m = metrics_text(&s).await?;
+        m.contains("shootlog_embedded_audited_total 15").then_some(m)
     })
     .await;
-    assert!(metrics.contains("shootlog_embedded_disagreements_total 0"));
+    assert!(metrics.contains("shootlog_embedded_disagreements_total 0"), "{metrics}");
+}
+
+async fn metrics_text(s: &Server) -> Option<String> {
+    s.client.get(s.url("/metrics")).send().await.ok()?.text().await.ok()
+}
+
+/// An event Convex keeps waiting (a join of a device that never registers)
+/// does not hold back the audit of the events settled after it.
+#[tokio::test]
+async fn a_waiting_event_does_not_hold_the_audit_back() {
+    let standin = Standin::start().await;
+    let s = Server::start_with(Options { convex_url: Some(standin.url.clone()), ..Options::default() }).await;
+    let ok = |r: common::Resp| assert!(r.status == 202, "{:#}", r.body);
+    ok(s.post("/v1/sessions", &json!({"sessionKey": "audit-1", "title": "Audit"})).await);
+    let join = json!({"cameraKey": "A", "deviceId": "never-registers", "role": "hero"});
+    ok(s.post("/v1/sessions/audit-1/cameras", &join).await);
+    for i in 0..5 {
+        let device = json!({"deviceId": format!("later-{i}"), "name": "later", "platform": "ios"});
+        ok(s.post("/v1/devices", &device).await);
+    }
+    let metrics = eventually(30, "the audit of the 6 settled events after the waiting one", || async {
+        let m = metrics_text(&s).await?;
+        m.contains("shootlog_embedded_audited_total 6").then_some(m)
+    })
+    .await;
+    assert!(metrics.contains("shootlog_events_waiting 1"), "the join still waits: {metrics}");
+    assert!(metrics.contains("shootlog_embedded_disagreements_total 0"), "{metrics}");
 }

@@ -186,3 +186,98 @@ async fn the_journal_pages_in_order() {
     let r = s.get("/v1/sessions/shoot-1/journal?after=abc").await;
     assert_eq!(r.pointers(), ["/query/after"]);
 }
+
+/// Eventually the embedded ledger's list of sessions with `query`.
+async fn sessions_when(s: &Server, query: &str, n: usize) -> serde_json::Value {
+    common::eventually(20, &format!("{n} sessions for {query:?}"), || async {
+        let r = s.get(&format!("/v1/sessions{query}")).await;
+        (r.status == 200 && r.body["sessions"].as_array().map_or(0, Vec::len) == n).then_some(r.body)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_shoots_are_listed_newest_first_filtered_and_paged() {
+    let s = Server::start().await;
+    for (key, at) in [("s-old", 1_764_500_000_000_i64), ("s-mid", 1_764_600_000_000), ("s-new", 1_764_700_000_000)] {
+        let r = s.post("/v1/sessions", &json!({"sessionKey": key, "title": key, "at": at})).await;
+        r.assert_new_receipt("start_shoot");
+    }
+    s.post("/v1/sessions/s-mid/complete", &json!({})).await.assert_new_receipt("complete_session");
+    let all = sessions_when(&s, "", 3).await;
+    assert_eq!(all["source"], "embedded");
+    let keys: Vec<&str> =
+        all["sessions"].as_array().unwrap().iter().map(|x| x["sessionKey"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["s-new", "s-mid", "s-old"], "newest start first");
+    assert_eq!(all["sessions"][0]["startedAt"], 1_764_700_000_000_i64, "an integer");
+    assert!(all.get("nextCursor").is_none());
+
+    let done = sessions_when(&s, "?status=completed", 1).await;
+    assert_eq!(done["sessions"][0]["sessionKey"], "s-mid");
+    assert!(done["sessions"][0]["summary"]["events"].is_i64());
+    let live = sessions_when(&s, "?status=live&from=1764600000000", 1).await;
+    assert_eq!(live["sessions"][0]["sessionKey"], "s-new");
+    let range = sessions_when(&s, "?from=1764500000000&to=1764600000000", 2).await;
+    assert_eq!(range["sessions"][1]["sessionKey"], "s-old", "both ends inclusive");
+
+    let first = s.get("/v1/sessions?limit=2").await;
+    let cursor = first.body["nextCursor"].as_str().expect("a next page").to_string();
+    assert!(cursor.starts_with("embedded:"), "{cursor}");
+    let second = s.get(&format!("/v1/sessions?limit=2&cursor={}", urlencode(&cursor))).await;
+    assert_eq!(second.body["sessions"][0]["sessionKey"], "s-old");
+    assert!(second.body.get("nextCursor").is_none());
+
+    // Cursors that are not this ledger's, and bad ranges.
+    for bad in ["convex:abc", "nonsense", "embedded:not-a-cursor"] {
+        let r = s.get(&format!("/v1/sessions?cursor={}", urlencode(bad))).await;
+        r.assert_problem(422, "invalid_fields");
+        assert_eq!(r.pointers(), ["/query/cursor"], "{bad}");
+    }
+    let r = s.get("/v1/sessions?from=2&to=1").await;
+    assert_eq!(r.pointers(), ["/query/from"]);
+    let r = s.get("/v1/sessions?status=paused").await;
+    assert_eq!(r.pointers(), ["/query/status"]);
+}
+
+#[tokio::test]
+async fn a_sessions_lists_page_in_timeline_order_and_say_when_it_is_unknown() {
+    let s = Server::start().await;
+    s.post("/v1/devices", &json!({"deviceId": "ipad-1", "name": "iPad", "platform": "ipados"})).await;
+    s.post("/v1/sessions", &json!({"sessionKey": "pages", "title": "Pages"})).await;
+    s.post("/v1/sessions/pages/cameras", &json!({"cameraKey": "A", "deviceId": "ipad-1", "role": "hero"})).await;
+    let events: Vec<_> = (0..7).map(|i| json!({"type": "marker", "label": format!("m{i}")})).collect();
+    s.post("/v1/sessions/pages/director-events", &json!({"events": events})).await;
+    let mut labels = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let q = cursor.as_ref().map(|c| format!("&cursor={}", urlencode(c))).unwrap_or_default();
+        let r = common::eventually(20, "the markers", || async {
+            let r = s.get(&format!("/v1/sessions/pages/events?limit=3{q}")).await;
+            (r.status == 200 && (cursor.is_some() || r.body["rows"].as_array().map_or(0, Vec::len) == 3)).then_some(r)
+        })
+        .await;
+        pages += 1;
+        labels.extend(r.body["rows"].as_array().unwrap().iter().map(|e| e["label"].as_str().unwrap().to_string()));
+        match r.body["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+        assert!(pages < 10, "the cursor moves on");
+    }
+    assert_eq!(labels, (0..7).map(|i| format!("m{i}")).collect::<Vec<_>>(), "every row once, in timeline order");
+    assert_eq!(pages, 3);
+    s.get("/v1/sessions/nowhere/events").await.assert_problem(404, "not_found");
+    s.get("/v1/sessions/nowhere/cameras").await.assert_problem(404, "not_found");
+    let r = s.get("/v1/sessions/pages/stills").await;
+    assert_eq!((r.status, r.body["rows"].clone()), (200, json!([])));
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

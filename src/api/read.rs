@@ -111,6 +111,19 @@ pub fn cursor_in(source: Source, cursor: Option<&str>) -> Result<Option<String>,
     }
 }
 
+/// A failed page read: a client's cursor the ledger refused is the
+/// client's (422 at `/query/cursor`); anything else is the ledger's (502).
+pub fn page_error(e: ReadError, with_cursor: bool) -> ApiError {
+    match e {
+        ReadError::Refused(_, m) if with_cursor => ApiError::Invalid(vec![Violation::new(
+            "/query/cursor",
+            ViolationCode::Invalid,
+            format!("the ledger cannot take this cursor: {m}"),
+        )]),
+        other => other.into(),
+    }
+}
+
 /// A page size: `limit`, or the default, clamped to 1..=max.
 pub fn page_size(limit: Option<u32>) -> u32 {
     limit.unwrap_or(crate::limits::LIST_PAGE_DEFAULT).clamp(1, crate::limits::LIST_PAGE_MAX)

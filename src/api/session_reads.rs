@@ -15,7 +15,7 @@ use super::AppState;
 use super::auth::Reader;
 use super::error::{ApiError, Problem};
 use super::extract::PathKey;
-use super::read::{LedgerChoice, cursor_in, cursor_out, page_size, pick, query};
+use super::read::{LedgerChoice, cursor_in, cursor_out, page_error, page_size, pick, query};
 use crate::domain::{Millis, SessionKey, Violation};
 use crate::limits::SESSION_LIST_MAX;
 use crate::reads::rows::{CameraRow, DirectorEventRow, PlacementRow, SessionRow, SessionStatus, StillRow};
@@ -103,7 +103,10 @@ pub async fn list_sessions(
         args.insert("startedTo".into(), json!(to));
     }
     let cursor = cursor_in(ledger.source(), q.cursor.as_deref())?;
-    let page = ledger.page(names::SESSIONS, args.into(), cursor.as_deref(), page_size(q.limit)).await?;
+    let page = ledger
+        .page(names::SESSIONS, args.into(), cursor.as_deref(), page_size(q.limit))
+        .await
+        .map_err(|e| page_error(e, cursor.is_some()))?;
     Ok(Json(SessionList {
         source: ledger.source(),
         note: picked.note,

@@ -138,7 +138,9 @@ mod tests {
     #[test]
     fn derived_ids_never_change() {
         use KeySource::{IdempotencyKey, WebhookId};
-        let cases: [(WriteRoute, &[&str], KeySource, Option<usize>, &str); 14] = [
+        /// A route, its path keys, the key's source, a batch position, the id.
+        type Pin = (WriteRoute, &'static [&'static str], KeySource, Option<usize>, &'static str);
+        let cases: [Pin; 14] = [
             (WriteRoute::StartShoot, &[], IdempotencyKey, None, "a58d4179-f0eb-5f92-868f-838a268b661c"),
             (WriteRoute::Complete, &["s1"], IdempotencyKey, None, "69fa9871-5728-585b-aed5-49198dbdf6b6"),
             (WriteRoute::RegisterDevice, &[], IdempotencyKey, None, "f1cb033b-7075-53a6-b42b-292e824102b2"),

@@ -14,7 +14,12 @@
 //!   difference is counted (`shootlog_embedded_disagreements`) and logged
 //!   with both verdicts; never silent. With several instances some are
 //!   expected: each embedded ledger sees only its own instance's events.
+//!   An entry Convex keeps waiting does not hold the audit back: the
+//!   entries settled after it are audited as they settle, and it is when it
+//!   does ([`AuditCursor`]). Every comparison counts in
+//!   `shootlog_embedded_audited`.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -33,6 +38,19 @@ pub struct Follower {
     pub metrics: Arc<Metrics>,
     /// How long waiting events of a completed session may still be applied.
     pub grace: Duration,
+}
+
+/// Most journal entries one audit round looks at past the first one Convex
+/// has not settled.
+const AUDIT_SCAN_MAX: usize = 10 * LEDGER_BATCH_MAX as usize;
+
+/// How far the audit got: every entry up to `through` is audited (or was
+/// not Convex's to settle), and so are the entries in `done` above it,
+/// audited while an unsettled entry before them held `through` back.
+#[derive(Debug, Default)]
+struct AuditCursor {
+    through: i64,
+    done: BTreeSet<i64>,
 }
 
 /// What the audit compares: `applied`, `rejected:<code>` or `waiting`.
@@ -70,7 +88,9 @@ impl Follower {
         if applied == 0 {
             tracing::info!("the embedded ledger starts from the beginning of the journal");
         }
-        let mut audited = applied;
+        // The audit starts from the journal's start: entries the embedded
+        // ledger applied before a restart may be settled by Convex only now.
+        let mut audited = AuditCursor::default();
         let mut settled = self.journal.settled_watch();
         let mut next_expiry = tokio::time::Instant::now();
         loop {
@@ -95,7 +115,7 @@ impl Follower {
                 if let Err(e) = self.embedded.call(move |l| l.expire_due(grace, now)).await {
                     tracing::warn!(error = %e, "the embedded ledger could not settle waiting events");
                 }
-                audited = self.audit(audited, applied).await;
+                self.audit(&mut audited, applied).await;
             }
             if caught_up {
                 tokio::select! {
@@ -125,38 +145,66 @@ impl Follower {
     }
 
     /// Compares Convex's verdicts with the embedded ledger's for the
-    /// entries after `from` that Convex has settled, up to `applied`;
-    /// answers how far it got (it stops at the first entry Convex has not
-    /// settled, and goes on from there next time).
-    async fn audit(&self, from: i64, applied: i64) -> i64 {
-        let Ok(entries) = self.journal.after(from, LEDGER_BATCH_MAX).await else { return from };
-        let mut reached = from;
-        for entry in entries {
-            if entry.seq > applied || !matches!(entry.status, Status::Delivered | Status::Rejected) {
-                break;
+    /// entries after the cursor that Convex has settled, up to `applied`,
+    /// and moves the cursor on. An entry not settled yet is passed over and
+    /// met again next round; the settled ones after it are audited now
+    /// (remembered in `done`), up to [`AUDIT_SCAN_MAX`] entries a round.
+    async fn audit(&self, cursor: &mut AuditCursor, applied: i64) {
+        let mut from = cursor.through;
+        let mut contiguous = true;
+        let mut scanned = 0;
+        while scanned < AUDIT_SCAN_MAX {
+            let Ok(entries) = self.journal.after(from, LEDGER_BATCH_MAX).await else { return };
+            if entries.is_empty() {
+                return;
             }
-            reached = entry.seq;
-            let Some(convex) = convex_class(&entry) else { continue };
-            // The forwarder's own verdict on a poison event is not the ledger's.
-            if convex == format!("rejected:{}", super::LEDGER_EXCEPTION) {
-                continue;
-            }
-            let id = entry.envelope.event_id.to_string();
-            let embedded = match self.embedded.call(move |l| l.receipt(&id)).await {
-                Ok(Some(r)) => verdict_class(r["verdict"].as_str().unwrap_or_default(), r["code"].as_str()),
-                Ok(None) => "none".into(),
-                Err(_) => return reached,
-            };
-            if embedded != convex {
-                Metrics::inc(&self.metrics.embedded_disagreements, 1);
-                tracing::warn!(
-                    event_id = %entry.envelope.event_id,
-                    convex = %convex,
-                    embedded = %embedded,
-                    "Convex and the embedded ledger disagree on an event's verdict"
-                );
+            for entry in entries {
+                if entry.seq > applied {
+                    return;
+                }
+                from = entry.seq;
+                scanned += 1;
+                if !matches!(entry.status, Status::Delivered | Status::Rejected) {
+                    contiguous = false;
+                    continue;
+                }
+                if !cursor.done.contains(&entry.seq) && !self.audit_one(&entry).await {
+                    return;
+                }
+                if contiguous {
+                    cursor.through = entry.seq;
+                    cursor.done.remove(&entry.seq);
+                } else {
+                    cursor.done.insert(entry.seq);
+                }
             }
         }
-        reached
+    }
+
+    /// Compares one settled entry's verdicts; false when the embedded
+    /// ledger could not be read (the entry is audited later).
+    async fn audit_one(&self, entry: &Entry) -> bool {
+        let Some(convex) = convex_class(entry) else { return true };
+        // The forwarder's own verdict on a poison event is not the ledger's.
+        if convex == format!("rejected:{}", super::LEDGER_EXCEPTION) {
+            return true;
+        }
+        let id = entry.envelope.event_id.to_string();
+        let embedded = match self.embedded.call(move |l| l.receipt(&id)).await {
+            Ok(Some(r)) => verdict_class(r["verdict"].as_str().unwrap_or_default(), r["code"].as_str()),
+            Ok(None) => "none".into(),
+            Err(_) => return false,
+        };
+        Metrics::inc(&self.metrics.embedded_audited, 1);
+        if embedded != convex {
+            Metrics::inc(&self.metrics.embedded_disagreements, 1);
+            tracing::warn!(
+                event_id = %entry.envelope.event_id,
+                convex = %convex,
+                embedded = %embedded,
+                "Convex and the embedded ledger disagree on an event's verdict"
+            );
+        }
+        true
     }
 }

@@ -17,8 +17,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use crate::embedded::Embedded;
-use crate::ledger::Ledger;
+use crate::embedded::{Embedded, EmbeddedError};
+use crate::ledger::{Ledger, LedgerError};
 use crate::limits::LEDGER_READ_PAGE;
 
 /// Which ledger answered.
@@ -50,6 +50,9 @@ pub enum ReadError {
     /// It answered something that is not the contract's shape.
     #[error("the {0} ledger answered outside the contract: {1}")]
     Protocol(&'static str, String),
+    /// The read ran and refused its arguments (a cursor it cannot take).
+    #[error("the {0} ledger refused the read: {1}")]
+    Refused(&'static str, String),
 }
 
 /// One page of a paged read.
@@ -82,13 +85,14 @@ impl ReadLedger<'_> {
     /// One named read, as the ledger answers it.
     pub async fn query(&self, name: &'static str, args: Value) -> Result<Value, ReadError> {
         match self {
-            ReadLedger::Convex(ledger) => {
-                ledger.read(name, args).await.map_err(|e| ReadError::Unavailable("convex", e.to_string()))
-            }
-            ReadLedger::Embedded(embedded) => embedded
-                .call(move |l| l.query(name, &args))
-                .await
-                .map_err(|e| ReadError::Unavailable("embedded", e.to_string())),
+            ReadLedger::Convex(ledger) => ledger.read(name, args).await.map_err(|e| match e {
+                LedgerError::Function(m) => ReadError::Refused("convex", m),
+                other => ReadError::Unavailable("convex", other.to_string()),
+            }),
+            ReadLedger::Embedded(embedded) => embedded.call(move |l| l.query(name, &args)).await.map_err(|e| match e {
+                EmbeddedError::BadRead(m) => ReadError::Refused("embedded", m),
+                other => ReadError::Unavailable("embedded", other.to_string()),
+            }),
         }
     }
 
