@@ -239,6 +239,14 @@ fn document_is_well_formed() {
         if !ok {
             failures.push(format!("{method} {template}: security {security} (open route: {open})"));
         }
+        // Every operation teaches: a summary, and a description with an
+        // example of its use.
+        if op["summary"].as_str().is_none_or(str::is_empty) {
+            failures.push(format!("{method} {template}: no summary"));
+        }
+        if !op["description"].as_str().is_some_and(|d| d.contains("Example:")) {
+            failures.push(format!("{method} {template}: the description gives no example"));
+        }
         for (status, resp) in op["responses"].as_object().unwrap() {
             if resp["description"].as_str().is_none_or(str::is_empty) {
                 failures.push(format!("{method} {template}: response {status} has no description"));

@@ -54,6 +54,8 @@ impl JoinRequest {
 /// event: the ledger writes the device into the session's cameras under
 /// `cameraKey` with its role and, optionally, its first placement version. A
 /// device is in one live session's camera list at most once.
+///
+/// Example: `{"deviceId": "ipad-7f3a", "cameraKey": "B", "role": "wide", "placement": {"x": -3.0, "heightM": 1.2}}`.
 #[utoipa::path(
     post, path = "/v1/sessions/{sessionKey}/cameras", tag = "sessions",
     request_body = JoinRequest,

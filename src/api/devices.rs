@@ -61,6 +61,8 @@ impl RegisterDeviceRequest {
 /// `deviceId`, keeping `firstSeenAt`; a `hardwareId` already owned by another
 /// device is reported (`hardware_id_conflict`, 409), never silently
 /// duplicated.
+///
+/// Example: `{"deviceId": "ipad-7f3a", "name": "iPad Pro (B cam)", "platform": "ipados", "hardwareId": "F2LXK0ABCD"}`.
 #[utoipa::path(
     post, path = "/v1/devices", tag = "devices",
     request_body = RegisterDeviceRequest,
@@ -114,6 +116,8 @@ impl PlacementRequest {
 /// device's camera in the session (the camera row holds the latest), with the
 /// device's clock offset. Values out of physical range are refused here (422)
 /// with the field's pointer.
+///
+/// Example: `{"sessionKey": "studio-b-1130", "placement": {"x": 1.5, "panDeg": 15, "heightM": 1.6}, "clockOffsetMs": -42.5}`.
 #[utoipa::path(
     put, path = "/v1/devices/{deviceId}/placement", tag = "devices",
     request_body = PlacementRequest,

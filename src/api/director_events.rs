@@ -259,6 +259,8 @@ impl DirectorEventRequest {
 /// the hero feed follows the latest cut in that order. An event whose
 /// camera has not joined yet is kept `waiting` and applied when it joins.
 /// A batch answers a `BatchReceipt` with one receipt per event.
+///
+/// Example: `{"type": "cut", "cameraKey": "B", "fromCameraKey": "A"}`, or `{"events": [{"type": "hold_start", "holdId": "h1", "cameraKey": "B"}, …]}`.
 #[utoipa::path(
     post, path = "/v1/sessions/{sessionKey}/director-events", tag = "director events",
     request_body = DirectorEventsBody,

@@ -61,6 +61,8 @@ impl EventStatus {
 /// verdict's `code` is the one it would get, `waitingFor` what it waits
 /// for), or `delivered` / `rejected` with the ledger's verdict — its failed
 /// delivery rounds and last error.
+///
+/// Example: `GET /v1/events/0193a0b2-…` answers `{"status": "delivered", "verdict": {"verdict": "applied"}, …}`.
 #[utoipa::path(
     get, path = "/v1/events/{eventId}", tag = "events",
     params(("eventId" = String, Path, format = Uuid, description = "The event's id")),

@@ -26,6 +26,8 @@ pub struct Health {
 /// Liveness
 ///
 /// Answers 200 while the process runs. Open, no credentials.
+///
+/// Example: `GET /healthz` answers `{"status":"ok"}` while the process serves.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process is alive", body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok".into() })
@@ -65,6 +67,8 @@ pub struct Readiness {
 /// Open. 200 while the journal takes new events, 503 with the reason when it
 /// cannot (its storage) or while the service drains. The ledger's state is
 /// reported but never decides readiness: events are kept in every state.
+///
+/// Example: `GET /readyz` answers 200 `{"status":"ready", …}`, or 503 with the reason.
 #[utoipa::path(
     get, path = "/readyz", tag = "operations",
     responses(
@@ -238,6 +242,8 @@ impl DeploymentReport {
 /// versions, functions build id, round trip) and the journal (backlog, oldest
 /// pending age, last delivery, rejections by code): the final word after a
 /// rebuild or redeploy. `shootlog check` prints the same report.
+///
+/// Example: `GET /version` answers the build (commit, contract version), the ledger's state and deployment, and the journal's depth.
 #[utoipa::path(
     get, path = "/version", tag = "operations",
     responses(
@@ -253,6 +259,8 @@ pub async fn version(State(state): State<AppState>, _reader: Reader) -> Result<J
 /// Prometheus metrics
 ///
 /// For operators and scrapers (admin token). The text exposition format.
+///
+/// Example: `curl -H 'Authorization: Bearer $ADMIN' /metrics | grep shootlog_journal_backlog`.
 #[utoipa::path(
     get, path = "/metrics", tag = "operations",
     responses(
@@ -305,6 +313,9 @@ pub struct Clock {
 ///
 /// Open. Devices estimate their clock offset from one round trip and report
 /// it with their placement.
+///
+/// Example: `GET /v1/clock` answers `{"serverTime": 1764531000000, "serverTimeRfc3339": "2026-11-30T19:30:00Z"}`;
+/// a device's offset is its own clock minus `serverTime`, taken at the middle of the round trip.
 #[utoipa::path(get, path = "/v1/clock", tag = "operations", responses((status = 200, description = "The service's clock", body = Clock)))]
 pub async fn clock() -> Response {
     let now = Millis::now();

@@ -152,6 +152,8 @@ pub struct DeviceDetailView {
 /// (joins, placements, repairs) and the placement versions it reported. A
 /// device whose registrations were all refused (a clash claimant) has no
 /// `device` but still its verdicts and clashes.
+///
+/// Example: `GET /v1/devices/ipad-7f3a` answers which sessions and cameras that iPad was, where it stood, and every verdict of its events.
 #[utoipa::path(
     get, path = "/v1/devices/{deviceId}", tag = "registry",
     params(("deviceId" = DeviceId, Path, description = "The device"), SourceQuery),
@@ -218,6 +220,8 @@ pub struct ClashList {
 /// (`hardware_id_conflict`), and that registration. Resolve one with
 /// `POST /v1/clashes/resolve`; `?open=false` lists the resolved ones, with
 /// the owner chosen and the resolving event.
+///
+/// Example: `GET /v1/clashes` lists what `POST /v1/clashes/resolve` should settle; `GET /v1/clashes?open=false` what was settled, and how.
 #[utoipa::path(
     get, path = "/v1/clashes", tag = "registry",
     params(ClashesQuery),

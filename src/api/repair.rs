@@ -167,6 +167,8 @@ pub async fn retire(
 /// device may join sessions again (`retirement` becomes `null`). A device
 /// the registry does not know is `device_not_found` (422). Idempotent on
 /// `eventId` / `Idempotency-Key`. The body is optional.
+///
+/// Example: `POST /v1/devices/ipad-old/reinstate` with no body.
 #[utoipa::path(
     post, path = "/v1/devices/{deviceId}/reinstate", tag = "registry",
     request_body(content = Option<ReinstateRequest>, description = "Optional"),

@@ -212,7 +212,7 @@ list_route!(
     "events",
     DirectorEventRow,
     "A session's director events, page by page",
-    "For operators and editors (admin token). Cuts, holds, cues, markers, notes and still links in timeline order (the order the service accepted them: `receivedAt`, then instance and journal position), each with both clocks; holds carry their pairing. `nextCursor` reads on; nothing is ever cut silently."
+    "For operators and editors (admin token). Cuts, holds, cues, markers, notes and still links in timeline order (the order the service accepted them: `receivedAt`, then instance and journal position), each with both clocks; holds carry their pairing. `nextCursor` reads on; nothing is ever cut silently.\n\nExample: `GET /v1/sessions/studio-b-1130/events?limit=100`, then the same with `&cursor=<nextCursor>` until no `nextCursor` comes."
 );
 list_route!(
     session_stills,
@@ -221,7 +221,7 @@ list_route!(
     "stills",
     StillRow,
     "A session's stills, page by page",
-    "For operators and editors (admin token). Every still of the session in the timeline order of its marker, with its camera, capture time, file fields and upload status. `nextCursor` reads on."
+    "For operators and editors (admin token). Every still of the session in the timeline order of its marker, with its camera, capture time, file fields and upload status. `nextCursor` reads on.\n\nExample: `GET /v1/sessions/studio-b-1130/stills` shows which stills still wait for their upload (`uploadStatus: pending`)."
 );
 list_route!(
     session_placements,
@@ -230,7 +230,7 @@ list_route!(
     "placements",
     PlacementRow,
     "A session's placement history, page by page",
-    "For operators (admin token). Every placement version of every camera in timeline order: the camera, the device that reported it, its version, both clocks, the event and the clock offset it reported. `nextCursor` reads on."
+    "For operators (admin token). Every placement version of every camera in timeline order: the camera, the device that reported it, its version, both clocks, the event and the clock offset it reported. `nextCursor` reads on.\n\nExample: `GET /v1/sessions/studio-b-1130/placements?limit=256`."
 );
 
 /// A placement refused at the edge (out of physical range), as this

@@ -103,6 +103,8 @@ impl CompleteSessionRequest {
 /// sets the session `completed`, closes open holds and stores the summary
 /// (duration, cameras, cuts, holds, stills, cues, events). Any later write to
 /// the session is `session_completed` (409). The body is optional.
+///
+/// Example: `POST /v1/sessions/studio-b-1130/complete` with no body.
 #[utoipa::path(
     post, path = "/v1/sessions/{sessionKey}/complete", tag = "sessions",
     request_body(content = Option<CompleteSessionRequest>, description = "Optional"),
@@ -238,6 +240,8 @@ impl SessionView {
 /// is connected (read page by page), otherwise the service's embedded
 /// ledger, which keeps the same rules from this instance's journal with or
 /// without Convex; `?source=` asks for one (`convex`, `embedded`, `journal`).
+///
+/// Example: `GET /v1/sessions/studio-b-1130?source=embedded` reads the service's own ledger even while Convex is connected.
 #[utoipa::path(
     get, path = "/v1/sessions/{sessionKey}", tag = "sessions",
     params(("sessionKey" = SessionKey, Path, description = "The shoot"), SessionQuery),
@@ -372,6 +376,8 @@ pub struct JournalPageView {
 ///
 /// For operators (admin token). The journal's entries of one session in
 /// journal order, each with its status and verdict; `nextAfter` reads on.
+///
+/// Example: `GET /v1/sessions/studio-b-1130/journal?limit=100`, then `?after=<nextAfter>`.
 #[utoipa::path(
     get, path = "/v1/sessions/{sessionKey}/journal", tag = "sessions",
     params(("sessionKey" = SessionKey, Path, description = "The shoot"), JournalPage),

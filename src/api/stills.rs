@@ -69,6 +69,8 @@ impl StillMarkerRequest {
 /// Called by the capturing app or the still uploader. Journals one
 /// `still_marker` event: the ledger writes the still's row and a `still`
 /// director event, linked both ways.
+///
+/// Example: `{"stillId": "still-0001", "cameraKey": "A", "capturedAt": "2026-11-30T19:41:07Z", "width": 8064, "height": 6048}`.
 #[utoipa::path(
     post, path = "/v1/sessions/{sessionKey}/stills", tag = "stills",
     request_body = StillMarkerRequest,
@@ -134,6 +136,8 @@ impl StillUploadedRequest {
 /// Called by the still uploader (signed webhook). Journals one
 /// `still_uploaded` event: the ledger completes the storage fields of the
 /// still's row (never a second row).
+///
+/// Example: `{"sessionKey": "studio-b-1130", "stillId": "still-0001", "storageRef": "s3://shoots/still-0001.heic", "byteSize": 5242880}`.
 #[utoipa::path(
     post, path = "/v1/callbacks/still-upload", tag = "stills",
     request_body = StillUploadedRequest,

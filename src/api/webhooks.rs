@@ -71,6 +71,8 @@ pub struct LiveDirectorWebhook {
 /// `cue`, `marker`, `note`), `data` its fields. Journals one event. A
 /// redelivery of one `webhook-id` is an idempotent replay (202,
 /// `Idempotent-Replayed: true`).
+///
+/// Example: `{"type": "cut", "timestamp": "2026-11-30T19:42:00Z", "data": {"sessionKey": "studio-b-1130", "cameraKey": "A"}}` with the `webhook-id`, `webhook-timestamp` and `webhook-signature` headers.
 #[utoipa::path(
     post, path = "/v1/webhooks/live-director", tag = "webhooks",
     request_body = LiveDirectorWebhook,
