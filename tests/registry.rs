@@ -262,6 +262,9 @@ async fn a_dead_phones_camera_is_handed_to_another() {
     let r = s.post("/v1/sessions/hand-1/cameras/B/replace", &json!({"deviceId": "bad id!"})).await;
     r.assert_problem(422, "invalid_fields");
     assert_eq!(r.pointers(), ["/deviceId"]);
+    let r = s.post("/v1/sessions/bad%21/cameras/worse%21/replace", &json!({"deviceId": "spare"})).await;
+    r.assert_problem(422, "invalid_fields");
+    assert_eq!(r.pointers(), ["/path/sessionKey", "/path/cameraKey"], "both keys are named");
 }
 
 #[tokio::test]

@@ -236,6 +236,29 @@ impl Prefer {
 /// into its newtype; a malformed key is a 422 naming `/path/<param>`.
 pub struct PathKey<T>(pub T);
 
+/// The route's path parameters, `(name, value)` in order; at least `n`.
+async fn path_params<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    n: usize,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|e| ApiError::Internal(format!("path parameters: {e}")))?;
+    let params: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    if params.len() < n {
+        return Err(ApiError::Internal(format!("the route has fewer than {n} path parameters")));
+    }
+    Ok(params)
+}
+
+/// One path parameter parsed into its key type, or the violation naming it.
+fn path_key<T: TryFrom<String, Error = crate::domain::KeyError>>(
+    (name, value): (String, String),
+) -> Result<T, Violation> {
+    T::try_from(value).map_err(|e| Violation::new(format!("/path/{name}"), e.code(), format!("{name} {e}")))
+}
+
 impl<S: Send + Sync, T> FromRequestParts<S> for PathKey<T>
 where
     T: TryFrom<String, Error = crate::domain::KeyError> + Send,
@@ -243,21 +266,15 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::Internal(format!("path parameters: {e}")))?;
-        let Some((name, value)) = params.iter().next() else {
-            return Err(ApiError::Internal("route has no path parameter".into()));
-        };
-        T::try_from(value.to_string()).map(PathKey).map_err(|e| {
-            ApiError::Invalid(vec![Violation::new(format!("/path/{name}"), e.code(), format!("{name} {e}"))])
-        })
+        let mut params = path_params(parts, state, 1).await?.into_iter();
+        let first = params.next().unwrap_or_default();
+        path_key(first).map(PathKey).map_err(|v| ApiError::Invalid(vec![v]))
     }
 }
 
 /// Two keys from the path, in the route's order
 /// (`/v1/sessions/{sessionKey}/cameras/{cameraKey}/…`), each checked like a
-/// [`PathKey`].
+/// [`PathKey`]; both are named when both are malformed.
 pub struct PathKeys<A, B>(pub A, pub B);
 
 impl<S: Send + Sync, A, B> FromRequestParts<S> for PathKeys<A, B>
@@ -268,21 +285,11 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::Internal(format!("path parameters: {e}")))?;
-        let mut it = params.iter();
-        let (Some((name_a, a)), Some((name_b, b))) = (it.next(), it.next()) else {
-            return Err(ApiError::Internal("route has fewer than two path parameters".into()));
-        };
-        let bad = |name: &str, e: crate::domain::KeyError| {
-            Violation::new(format!("/path/{name}"), e.code(), format!("{name} {e}"))
-        };
-        match (A::try_from(a.to_string()), B::try_from(b.to_string())) {
+        let mut params = path_params(parts, state, 2).await?.into_iter();
+        let (a, b) = (params.next().unwrap_or_default(), params.next().unwrap_or_default());
+        match (path_key::<A>(a), path_key::<B>(b)) {
             (Ok(a), Ok(b)) => Ok(PathKeys(a, b)),
-            (a, b) => Err(ApiError::Invalid(
-                a.err().map(|e| bad(name_a, e)).into_iter().chain(b.err().map(|e| bad(name_b, e))).collect(),
-            )),
+            (a, b) => Err(ApiError::Invalid(a.err().into_iter().chain(b.err()).collect())),
         }
     }
 }
