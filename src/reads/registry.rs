@@ -138,8 +138,10 @@ pub struct DeviceDetail {
     /// hold (a claimant whose registrations were refused).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceView>,
-    /// The cameras it is or was, in every session (a replaced camera names
-    /// the device that holds it now; `replaced` lists this one).
+    /// The cameras it holds or held, in every session, in the order it
+    /// joined them. A camera it handed over by a replacement is listed
+    /// under the device that took it (whose `replaced` names this one); its
+    /// join and placements stay in `verdicts` and `placements` here.
     pub cameras: Vec<CameraRow>,
     /// Clash reports it is part of, open or resolved.
     pub clashes: Vec<ClashRow>,
