@@ -11,43 +11,19 @@ the embedded ledger's file, starts it again, and measures the time until
 
 import json
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "shootlog")
-
-
-def start(data_dir):
-    p = subprocess.Popen(
-        [BIN, "--listen", "127.0.0.1:0", "--data-dir", data_dir, "serve"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("CONVEX")}, "RUST_LOG": "warn",
-             "SHOOTLOG_DEVICE_RATE": "1000000", "SHOOTLOG_DEVICE_BURST": "1000000"},
-        text=True,
-    )
-    for line in p.stdout:
-        if line.startswith("SHOOTLOG_LISTENING="):
-            return p, line.strip().split("=", 1)[1]
-    raise SystemExit("shootlog did not start")
+from service import applied, start
 
 
 def post(base, path, body):
     req = urllib.request.Request(base + path, json.dumps(body).encode(), {"content-type": "application/json"})
     with urllib.request.urlopen(req) as r:
         assert r.status in (201, 202), r.status
-
-
-def applied(base):
-    with urllib.request.urlopen(base + "/metrics") as r:
-        m = re.search(r"^shootlog_embedded_events_applied_total (\d+)", r.read().decode(), re.M)
-        return int(m.group(1)) if m else 0
 
 
 def main():
