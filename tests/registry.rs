@@ -247,6 +247,13 @@ async fn a_dead_phones_camera_is_handed_to_another() {
     assert_eq!(cams["placements"][1]["clockOffsetMs"], -12.5);
     assert_eq!(cams["placements"][1]["version"], 2);
 
+    // The old phone's history says where its camera went.
+    let old = s.get("/v1/devices/phone-b").await;
+    assert_eq!(old.body["handedOver"][0]["cameraKey"], "B", "{:#}", old.body);
+    assert_eq!(old.body["handedOver"][0]["deviceId"], "spare");
+    assert!(old.body["cameras"].as_array().is_some_and(|c| c.iter().all(|c| c["cameraKey"] != "B")));
+    assert_eq!(s.get("/v1/devices/spare").await.body["handedOver"], json!([]));
+
     // The old phone is free: it can join another session.
     accepted(&s.post("/v1/sessions", &json!({"sessionKey": "hand-2", "title": "Next"})).await, "start 2");
     let r = s.post("/v1/sessions/hand-2/cameras", &join("A", "phone-b")).await;
@@ -334,6 +341,20 @@ async fn convex_and_the_embedded_ledger_answer_the_same_registry() {
     assert_eq!(convex.0, embedded.0, "the registry");
     assert_eq!(convex.1, embedded.1, "the clashes");
     assert_eq!(convex.2, embedded.2, "the cameras");
+    for device in ["cam-a", "cam-a2", "cam-b", "spare"] {
+        let from = |source: &'static str| {
+            let s = &s;
+            async move {
+                let mut v = s.get(&format!("/v1/devices/{device}?source={source}")).await.body;
+                v.as_object_mut().map(|o| o.remove("source"));
+                v
+            }
+        };
+        let (c, e) = (from("convex").await, from("embedded").await);
+        assert_eq!(c, e, "device {device}");
+    }
+    let cam_b = s.get("/v1/devices/cam-b?source=convex").await.body;
+    assert_eq!(cam_b["handedOver"][0]["deviceId"], "spare", "{cam_b:#}");
     let b = convex.2["cameras"].as_array().and_then(|c| c.iter().find(|c| c["cameraKey"] == "B")).cloned();
     assert_eq!(b.as_ref().map(|b| b["deviceId"].clone()), Some(json!("spare")));
     assert_eq!(convex.2["refused"][0]["errors"][0]["pointer"], "/placement/tiltDeg");

@@ -5,7 +5,7 @@
 //! `ledger:sessionHeader`, `ledger:device`), the same way over either
 //! ledger.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::json;
@@ -138,11 +138,13 @@ pub struct DeviceDetail {
     /// hold (a claimant whose registrations were refused).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceView>,
-    /// The cameras it holds or held, in every session, in the order it
-    /// joined them. A camera it handed over by a replacement is listed
-    /// under the device that took it (whose `replaced` names this one); its
-    /// join and placements stay in `verdicts` and `placements` here.
+    /// The cameras it holds or held to the end of their session, in the
+    /// order it joined them.
     pub cameras: Vec<CameraRow>,
+    /// The cameras it held and handed to another device by a replacement
+    /// (each names the device that holds it now; its `replaced` names this
+    /// one), among the sessions of its latest verdicts.
+    pub handed_over: Vec<CameraRow>,
     /// Clash reports it is part of, open or resolved.
     pub clashes: Vec<ClashRow>,
     /// Its registrations' verdicts (applied and refused), oldest first.
@@ -184,8 +186,37 @@ pub async fn device(
         v.clashes = clashes.iter().filter(|c| c.open).cloned().collect();
         v
     });
+    let handed_over = handed_over(ledger, device_id, &verdicts).await?;
     let registrations = verdicts.iter().filter(|r| r.kind == EventKind::RegisterDevice).cloned().collect();
-    Ok(Some(DeviceDetail { device, cameras, clashes, registrations, verdicts, placements }))
+    Ok(Some(DeviceDetail { device, cameras, handed_over, clashes, registrations, verdicts, placements }))
+}
+
+/// The cameras `device_id` joined (by its applied joins among `verdicts`)
+/// that a replacement gave to another device: the camera rows keep the
+/// device they replaced, and no ledger indexes a camera by a device it
+/// had, so they are found through the sessions it joined.
+async fn handed_over(
+    ledger: ReadLedger<'_>,
+    device_id: &str,
+    verdicts: &[ReceiptRow],
+) -> Result<Vec<CameraRow>, ReadError> {
+    let joined: BTreeSet<&str> = verdicts
+        .iter()
+        .filter(|r| r.kind == EventKind::JoinSession && r.verdict == "applied")
+        .filter_map(|r| r.session_key.as_deref())
+        .collect();
+    let mut out = Vec::new();
+    for session_key in joined {
+        let header = ledger.query(names::SESSION_HEADER, json!({ "sessionKey": session_key })).await?;
+        let cameras = header.get("cameras").and_then(|c| c.as_array()).cloned().unwrap_or_default();
+        let cameras: Vec<CameraRow> = ledger.typed("cameras", cameras)?;
+        out.extend(
+            cameras
+                .into_iter()
+                .filter(|c| c.device_id != device_id && c.replaced.iter().any(|r| r.device_id == device_id)),
+        );
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
