@@ -102,3 +102,18 @@ fn rejection_codes_agree() {
     assert_eq!(theirs.len(), 17);
     assert_eq!(ours, theirs, "rejection codes, Rust (left) and Convex (right)");
 }
+
+#[test]
+fn the_read_names_are_the_ledgers_queries() {
+    let ledger = convex_file("ledger.ts");
+    let theirs: std::collections::BTreeSet<String> = ledger
+        .lines()
+        .filter_map(|l| l.strip_prefix("export const "))
+        .filter(|l| l.contains("= internalQuery("))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(|name| format!("ledger:{name}"))
+        .collect();
+    for name in shootlog::ledger::reads::ALL {
+        assert!(theirs.contains(name), "{name} is not an internal query of convex/ledger.ts: {theirs:?}");
+    }
+}

@@ -28,6 +28,7 @@ use serde_json::{Map, Value, json};
 
 use super::store::{Row, Store, Table, text};
 use super::{EmbeddedError, EmbeddedLedger};
+use crate::ledger::reads as names;
 
 /// Most rows of one page (`convex/limits.ts` READ_PAGE_MAX).
 pub const READ_PAGE_MAX: u32 = 256;
@@ -35,16 +36,7 @@ pub const READ_PAGE_MAX: u32 = 256;
 pub const CAMERAS_READ_MAX: u32 = 1000;
 
 /// The names [`EmbeddedLedger::query`] answers.
-pub const READS: [&str; 8] = [
-    "ledger:sessionHeader",
-    "ledger:sessionEvents",
-    "ledger:sessionStills",
-    "ledger:sessionPlacements",
-    "ledger:sessions",
-    "ledger:devices",
-    "ledger:clashes",
-    "ledger:device",
-];
+pub use crate::ledger::reads::ALL as READS;
 
 /// The cursor of a page after an empty first page.
 const END: &str = "end";
@@ -220,7 +212,7 @@ fn session_page(store: &Store, table: Table, args: &Value) -> Result<Value, Embe
 
 fn answer(store: &Store, name: &str, args: &Value) -> Result<Value, EmbeddedError> {
     match name {
-        "ledger:sessionHeader" => {
+        names::SESSION_HEADER => {
             let key = string_arg(args, "sessionKey")?;
             let Some(session) = store.first(Table::Sessions, &[("session_key", text(key))])? else {
                 return Ok(Value::Null);
@@ -234,10 +226,10 @@ fn answer(store: &Store, name: &str, args: &Value) -> Result<Value, EmbeddedErro
             )?;
             Ok(json!({ "session": shaped(Table::Sessions, session), "cameras": rows(Table::Cameras, cameras) }))
         }
-        "ledger:sessionEvents" => session_page(store, Table::DirectorEvents, args),
-        "ledger:sessionStills" => session_page(store, Table::Stills, args),
-        "ledger:sessionPlacements" => session_page(store, Table::Placements, args),
-        "ledger:sessions" => {
+        names::SESSION_EVENTS => session_page(store, Table::DirectorEvents, args),
+        names::SESSION_STILLS => session_page(store, Table::Stills, args),
+        names::SESSION_PLACEMENTS => session_page(store, Table::Placements, args),
+        names::SESSIONS => {
             let opts = page_opts(args)?;
             let mut eq = Vec::new();
             match args.get("status") {
@@ -254,7 +246,7 @@ fn answer(store: &Store, name: &str, args: &Value) -> Result<Value, EmbeddedErro
             }
             page(store, Paged { table: Table::Sessions, eq, ranges, order: "started_at", desc: true }, &opts)
         }
-        "ledger:devices" => {
+        names::DEVICES => {
             let opts = page_opts(args)?;
             page(
                 store,
@@ -262,13 +254,13 @@ fn answer(store: &Store, name: &str, args: &Value) -> Result<Value, EmbeddedErro
                 &opts,
             )
         }
-        "ledger:clashes" => {
+        names::CLASHES => {
             let opts = page_opts(args)?;
             let open = args.get("open").and_then(Value::as_bool).ok_or_else(|| bad("open must be a boolean"))?;
             let eq = vec![("open", Sql::Integer(i64::from(open)))];
             page(store, Paged { table: Table::Clashes, eq, ranges: vec![], order: "timeline", desc: false }, &opts)
         }
-        "ledger:device" => {
+        names::DEVICE => {
             let id = string_arg(args, "deviceId")?;
             let device = store.first(Table::Devices, &[("device_id", text(id))])?.map(|r| shaped(Table::Devices, r));
             // Index order (`by_device_live`), then in timeline order of the joins.

@@ -38,10 +38,7 @@ pub const APPLY_BATCH: &str = "ingest:applyBatch";
 pub const SETTLE: &str = "ingest:settle";
 /// The paged reads of a session (`convex/ledger.ts`): its header (the
 /// session and its cameras), then its lists a page at a time.
-pub const SESSION_HEADER: &str = "ledger:sessionHeader";
-pub const SESSION_EVENTS: &str = "ledger:sessionEvents";
-pub const SESSION_STILLS: &str = "ledger:sessionStills";
-pub const SESSION_PLACEMENTS: &str = "ledger:sessionPlacements";
+pub use super::reads::{SESSION_EVENTS, SESSION_HEADER, SESSION_PLACEMENTS, SESSION_STILLS};
 /// The query that reads one event's receipt (`convex/ledger.ts`): the
 /// harmless round trip of `shootlog check`.
 pub const RECEIPT_QUERY: &str = "ledger:receipt";

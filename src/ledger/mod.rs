@@ -17,6 +17,7 @@
 //! settled. In every other state events stay pending in the journal.
 
 mod convex;
+pub mod reads;
 mod session;
 
 use std::future::Future;

@@ -154,14 +154,5 @@ impl ReadLedger<'_> {
     }
 }
 
-/// The contract's read names (`convex/ledger.ts`).
-pub mod names {
-    pub const SESSION_HEADER: &str = "ledger:sessionHeader";
-    pub const SESSION_EVENTS: &str = "ledger:sessionEvents";
-    pub const SESSION_STILLS: &str = "ledger:sessionStills";
-    pub const SESSION_PLACEMENTS: &str = "ledger:sessionPlacements";
-    pub const SESSIONS: &str = "ledger:sessions";
-    pub const DEVICES: &str = "ledger:devices";
-    pub const CLASHES: &str = "ledger:clashes";
-    pub const DEVICE: &str = "ledger:device";
-}
+/// The contract's read names, named once in the ledger layer.
+pub use crate::ledger::reads as names;
