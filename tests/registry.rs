@@ -246,6 +246,24 @@ async fn a_dead_phones_camera_is_handed_to_another() {
     assert_eq!(cams["placements"][1]["deviceId"], "spare");
     assert_eq!(cams["placements"][1]["clockOffsetMs"], -12.5);
     assert_eq!(cams["placements"][1]["version"], 2);
+    // Where camera B stood between the two versions, and before the first.
+    let (v1, v2) =
+        (cams["placements"][0]["receivedAt"].as_i64().unwrap(), cams["placements"][1]["receivedAt"].as_i64().unwrap());
+    let at = |t: i64| {
+        let s = &s;
+        async move {
+            let r = s.get(&format!("/v1/sessions/hand-1/cameras?at={t}")).await;
+            assert_eq!(r.body["at"], t);
+            r.body["cameras"]
+                .as_array()
+                .and_then(|c| c.iter().find(|c| c["cameraKey"] == "B"))
+                .cloned()
+                .unwrap_or_default()
+        }
+    };
+    assert_eq!(at(v2 - 1).await["placementAt"]["version"], 1, "the version in effect just before the second");
+    assert_eq!(at(v2).await["placementAt"]["version"], 2);
+    assert!(at(v1 - 1).await.get("placementAt").is_none(), "none before the first");
 
     // The old phone's history says where its camera went.
     let old = s.get("/v1/devices/phone-b").await;

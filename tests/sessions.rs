@@ -281,3 +281,20 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn the_journal_view_says_when_it_is_cut() {
+    let s = Server::start().await;
+    s.post("/v1/sessions", &json!({"sessionKey": "long", "title": "Long"})).await.assert_new_receipt("start_shoot");
+    for batch in 0..2 {
+        let events: Vec<_> = (0..500).map(|i| json!({"type": "note", "text": format!("n{batch}-{i}")})).collect();
+        let r = s.post("/v1/sessions/long/director-events", &json!({"events": events})).await;
+        assert_eq!(r.status, 202, "{:#}", r.body);
+    }
+    let r = s.get("/v1/sessions/long?source=journal").await;
+    assert_eq!(r.body["journal"].as_array().map(Vec::len), Some(1000));
+    assert_eq!(r.body["truncated"], json!(["journal"]), "1,001 entries: the view is cut and says so");
+    assert!(r.body["note"].as_str().is_some_and(|n| n.contains("/journal")), "{}", r.body["note"]);
+    let short = s.get("/v1/sessions/shoot-none?source=journal").await;
+    assert_eq!(short.status, 404);
+}
